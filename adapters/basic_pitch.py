@@ -1,0 +1,85 @@
+"""basic-pitch-shaped outputs: note events and a drop-in ``predict``.
+
+Code written against ``basic_pitch.inference.predict`` switches to HPPNet by
+changing one import::
+
+    # from basic_pitch.inference import predict
+    from hppnet_plugin.adapters.basic_pitch import predict
+    model_output, midi_data, note_events = predict("piece.wav")
+
+basic-pitch itself is not needed for this module.
+"""
+from __future__ import annotations
+
+from hppnet_plugin.notes import Note, sort_notes
+
+
+def notes_to_note_events(notes) -> list:
+    """[(start_s, end_s, pitch_midi, amplitude 0..1, pitch_bends=None)] like basic-pitch's."""
+    return [(n.start, n.end, n.pitch, n.velocity / 127.0, None) for n in sort_notes(notes)]
+
+
+def note_events_to_notes(events) -> list:
+    """basic-pitch note events -> notes (velocity = round(127 * amplitude), as basic-pitch writes MIDI)."""
+    return sort_notes(Note(float(e[0]), float(e[1]), int(e[2]), max(1, min(127, int(round(127 * float(e[3]))))))
+                      for e in events)
+
+
+def predict(audio_path, model_or_model_path="hppnet-sp", onset_threshold=None, frame_threshold=None,
+            minimum_note_length: float = 0.0, minimum_frequency=None, maximum_frequency=None,
+            multiple_pitch_bends: bool = False, melodia_trick: bool = True, debug_file=None,
+            midi_tempo: float = 120.0, **transcriber_options):
+    """HPPNet with basic-pitch's ``predict`` signature.
+
+    Parameters
+    ----------
+    audio_path : path or array
+        An audio file (arrays work too, with ``sample_rate=`` in transcriber_options).
+    model_or_model_path : str, path or transcriber
+        A registry name (default ``"hppnet-sp"``), a checkpoint path, or a loaded transcriber.
+    onset_threshold, frame_threshold : float, optional
+        HPPNet's decoding thresholds (default 0.4 each, not basic-pitch's 0.5/0.3).
+    minimum_note_length : float
+        Milliseconds; shorter notes are dropped.
+    minimum_frequency, maximum_frequency : float, optional
+        Hz; notes outside are dropped.
+    multiple_pitch_bends, melodia_trick, debug_file
+        Accepted for compatibility; piano transcription has no pitch bends and
+        no melodia post-processing.
+    midi_tempo : float
+        Tempo written into the MIDI file, bpm.
+
+    Returns
+    -------
+    (model_output, midi_data, note_events)
+        ``model_output``: {"note": frame probabilities, "onset": onset
+        probabilities, "velocity": velocity head} as (frames, 88) arrays at
+        50 frames/s; ``midi_data``: pretty_midi.PrettyMIDI; ``note_events``:
+        basic-pitch-style tuples.
+    """
+    from pathlib import Path
+
+    from hppnet_plugin.registry import load_transcriber
+
+    from .pretty_midi import notes_to_pretty_midi
+
+    sample_rate = transcriber_options.pop("sample_rate", None)
+    thresholds = {k: v for k, v in (("onset_threshold", onset_threshold), ("frame_threshold", frame_threshold))
+                  if v is not None}
+    if hasattr(model_or_model_path, "transcribe"):
+        if thresholds:
+            raise ValueError("pass thresholds when loading the transcriber, not with a loaded one")
+        transcriber = model_or_model_path
+    elif isinstance(model_or_model_path, (str, Path)) and Path(model_or_model_path).suffix in (".pt", ".pth"):
+        transcriber = load_transcriber("hppnet-sp", checkpoint=model_or_model_path, **thresholds, **transcriber_options)
+    else:
+        transcriber = load_transcriber(str(model_or_model_path), **thresholds, **transcriber_options)
+    result = transcriber.transcribe(audio_path, sample_rate=sample_rate, return_rolls=True)
+    notes = [n for n in result.notes if n.duration * 1000.0 >= minimum_note_length]
+    if minimum_frequency is not None or maximum_frequency is not None:
+        hz = lambda p: 440.0 * 2 ** ((p - 69) / 12)  # noqa: E731
+        notes = [n for n in notes if (minimum_frequency is None or hz(n.pitch) >= minimum_frequency)
+                 and (maximum_frequency is None or hz(n.pitch) <= maximum_frequency)]
+    rolls = result.rolls or {}
+    model_output = {"note": rolls.get("frame"), "onset": rolls.get("onset"), "velocity": rolls.get("velocity")}
+    return model_output, notes_to_pretty_midi(notes, midi_tempo), notes_to_note_events(notes)

@@ -1,0 +1,63 @@
+"""The ``basic-pitch`` transcriber: Spotify's basic-pitch model behind the Transcriber interface.
+
+Needs the extra: ``pip install 'hppnet-plugin[basic-pitch]'`` (TensorFlow). Imported
+only when asked for.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Optional
+
+from .notes import Note, Transcription
+
+
+class BasicPitchTranscriber:
+    """basic-pitch's shipped ICASSP 2022 model; notes restricted to the piano range by default."""
+
+    name = "basic-pitch"
+
+    def __init__(self, onset_threshold: float = 0.5, frame_threshold: float = 0.3,
+                 minimum_note_length_ms: float = 127.70, piano_range_only: bool = True, device=None, **_ignored):
+        try:
+            from basic_pitch import ICASSP_2022_MODEL_PATH
+            from basic_pitch.inference import Model
+        except ImportError as error:
+            raise ImportError("the basic-pitch backend needs basic-pitch: pip install 'hppnet-plugin[basic-pitch]'"
+                              f" ({error})") from error
+        self._model = Model(ICASSP_2022_MODEL_PATH)
+        self.onset_threshold = onset_threshold
+        self.frame_threshold = frame_threshold
+        self.minimum_note_length_ms = minimum_note_length_ms
+        self.piano_range_only = piano_range_only
+
+    def transcribe(self, audio, sample_rate: Optional[float] = None, return_rolls: bool = False,
+                   progress: bool = False) -> Transcription:
+        import soundfile as sf
+        from basic_pitch.inference import predict
+
+        from .audio import AudioSource
+
+        source = AudioSource(audio, sample_rate)  # same validation as HPPNet
+        path, tmp = str(audio), None
+        if sample_rate is not None:  # basic-pitch reads files only (its issue #55)
+            fd, tmp = tempfile.mkstemp(suffix=".wav")
+            os.close(fd)
+            sf.write(tmp, source.read_all(), 16000)
+            path = tmp
+        try:
+            output, _, events = predict(path, self._model, onset_threshold=self.onset_threshold,
+                                        frame_threshold=self.frame_threshold,
+                                        minimum_note_length=self.minimum_note_length_ms)
+        finally:
+            if tmp:
+                os.unlink(tmp)
+        notes = []
+        for start, end, pitch, amplitude, _ in events:
+            if self.piano_range_only and not 21 <= pitch <= 108:
+                continue
+            if end > start:
+                notes.append(Note(start, end, pitch, max(1, min(127, int(round(127 * amplitude))))))
+        rolls = {"frame": output.get("note"), "onset": output.get("onset")} if return_rolls else None
+        return Transcription(notes=notes, duration=source.duration_s, rolls=rolls, transcriber=self.name,
+                             frames_per_second=22050 / 256)

@@ -1,0 +1,141 @@
+"""Probability rolls -> notes (Onsets & Frames style). The one place frames become seconds.
+
+Used by inference, training-time validation and evaluation alike.
+
+Rule: a note starts at an onset peak (a frame whose onset probability is at least
+the onset threshold and a local maximum in time); it lasts while the frame
+probability stays at or above the frame threshold, and ends earlier if the same
+key has a new onset peak. Velocity is the velocity head at the onset frame,
+times :data:`VELOCITY_SCALE` (the inverse of the label scaling), clamped to 1..127.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import constants as C
+from .notes import Note, sort_notes
+
+VELOCITY_SCALE = 128.0
+"""Velocity labels are MIDI velocity / 128 (Onsets & Frames convention)."""
+
+
+def frames_to_seconds(frames, frames_per_second: float = C.FRAMES_PER_SECOND):
+    return np.asarray(frames, dtype=np.float64) / frames_per_second
+
+
+def seconds_to_frames(seconds, frames_per_second: float = C.FRAMES_PER_SECOND):
+    """Nearest frame index of a time in seconds."""
+    return np.rint(np.asarray(seconds, dtype=np.float64) * frames_per_second).astype(np.int64)
+
+
+def velocity_to_midi(value: float) -> int:
+    return int(np.clip(np.rint(value * VELOCITY_SCALE), 1, 127))
+
+
+class NoteDecoder:
+    """Streaming decoder: push consecutive blocks of rolls, then ``finish()``.
+
+    Memory is bounded by the block size: notes are emitted as soon as they end.
+    The last frame of each block is held back because peak picking needs the
+    next frame.
+    """
+
+    def __init__(self, onset_threshold: float = C.ONSET_THRESHOLD,
+                 frame_threshold: float = C.FRAME_THRESHOLD,
+                 frames_per_second: float = C.FRAMES_PER_SECOND, min_pitch: int = C.MIN_PITCH):
+        self.onset_threshold = onset_threshold
+        self.frame_threshold = frame_threshold
+        self.fps = frames_per_second
+        self.min_pitch = min_pitch
+        self._pending = None  # (onset, frame, velocity) of the held-back last frame
+        self._prev_onset = None  # onset probabilities of the frame before the pending one
+        self._next_index = 0  # global index of the pending frame (or next frame)
+        self._active_start = None  # (88,) start frame of the sounding note, -1 if none
+        self._active_velocity = None
+        self.notes = []
+
+    def _emit(self, key, start, end, velocity):
+        self.notes.append(Note(start / self.fps, max(end, start + 1) / self.fps,
+                               key + self.min_pitch, velocity))
+
+    def push(self, onset, frame, velocity):
+        """Add the next block of frames; each array is (frames, keys) in [0, 1]."""
+        onset = np.asarray(onset, dtype=np.float32)
+        frame = np.asarray(frame, dtype=np.float32)
+        velocity = np.asarray(velocity, dtype=np.float32)
+        if not (onset.shape == frame.shape == velocity.shape) or onset.ndim != 2:
+            raise ValueError("onset, frame and velocity rolls must share one (frames, keys) shape; "
+                             f"got {onset.shape}, {frame.shape}, {velocity.shape}")
+        if len(onset) == 0:
+            return
+        if self._active_start is None:
+            n_keys = onset.shape[1]
+            self._active_start = np.full(n_keys, -1, dtype=np.int64)
+            self._active_velocity = np.zeros(n_keys, dtype=np.int64)
+            self._prev_onset = np.zeros(n_keys, dtype=np.float32)
+        if self._pending is not None:
+            onset = np.concatenate([self._pending[0], onset])
+            frame = np.concatenate([self._pending[1], frame])
+            velocity = np.concatenate([self._pending[2], velocity])
+        # Hold back the last frame: its peak test needs the frame after it.
+        self._pending = (onset[-1:], frame[-1:], velocity[-1:])
+        next_onset = onset[1:]
+        self._process(onset[:-1], frame[:-1], velocity[:-1], next_onset)
+
+    def finish(self) -> list:
+        """Decode the held-back frame, close sounding notes, return all notes sorted."""
+        if self._pending is not None:
+            onset, frame, velocity = self._pending
+            self._pending = None
+            self._process(onset, frame, velocity, np.zeros_like(onset))
+        if self._active_start is not None:
+            for key in np.nonzero(self._active_start >= 0)[0]:
+                self._emit(key, self._active_start[key], self._next_index, self._active_velocity[key])
+            self._active_start[:] = -1
+        notes, self.notes = sort_notes(self.notes), []
+        return notes
+
+    def _process(self, onset, frame, velocity, next_onset):
+        n = len(onset)
+        g0 = self._next_index
+        previous = np.concatenate([self._prev_onset[None], onset[:-1]])
+        peaks = (onset >= self.onset_threshold) & (onset >= previous) & (onset > next_onset)
+        inactive = frame < self.frame_threshold
+        self._prev_onset = onset[-1].copy()
+        keys = np.nonzero(peaks.any(0) | (self._active_start >= 0))[0]
+        for key in keys:
+            onsets = np.nonzero(peaks[:, key])[0]
+            stops = np.nonzero(inactive[:, key])[0]
+            start = self._active_start[key]
+            vel = self._active_velocity[key]
+            local_start = -1 if start < 0 else None  # a carried note starts before this block
+            cursor = 0  # first local frame not yet decided
+            events = list(onsets) + [n]
+            for next_on in events:
+                if start >= 0:
+                    # The sounding note ends at the first inactive frame after its start,
+                    # or at the next onset of this key, whichever comes first.
+                    search_from = cursor if local_start is None else local_start + 1
+                    i = np.searchsorted(stops, search_from)
+                    end = stops[i] if i < len(stops) else n
+                    end = min(end, next_on)
+                    if end < n or next_on < n:
+                        self._emit(key, start, g0 + end, vel)
+                        start = -1
+                if next_on < n:
+                    start = g0 + next_on
+                    vel = velocity_to_midi(velocity[next_on, key])
+                    local_start = next_on
+                    cursor = next_on + 1
+            self._active_start[key] = start
+            self._active_velocity[key] = vel
+        self._next_index = g0 + n
+
+
+def decode_rolls(onset, frame, velocity, onset_threshold: float = C.ONSET_THRESHOLD,
+                 frame_threshold: float = C.FRAME_THRESHOLD,
+                 frames_per_second: float = C.FRAMES_PER_SECOND) -> list:
+    """Decode whole (frames, 88) probability rolls into a sorted list of :class:`Note`."""
+    decoder = NoteDecoder(onset_threshold, frame_threshold, frames_per_second)
+    decoder.push(onset, frame, velocity)
+    return decoder.finish()

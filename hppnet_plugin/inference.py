@@ -1,0 +1,144 @@
+"""Long inputs in fixed windows: features -> model -> stitched probability rolls.
+
+A window is a core of ``chunk_frames`` frames plus ``context_frames`` on each side;
+only the core's predictions are kept, so consecutive cores tile the input
+exactly once (no note lost or doubled at a boundary: decoding runs once, on the
+stitched stream). The CQT of each window is computed from the audio around it,
+so features equal those of the whole file. Memory is bounded by the window and
+batch size, not the file length.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from . import constants as C
+
+INFERENCE_HEADS = ("onset", "frame", "velocity")  # the offset head is for training only
+
+
+def choose_device(device="auto") -> torch.device:
+    """"auto" -> CUDA, then Apple MPS, then CPU; otherwise the named device."""
+    if isinstance(device, torch.device):
+        return device
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'") from error
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but CUDA is not available; use device='auto' or 'cpu'")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' was asked for but Apple MPS is not available; use 'auto' or 'cpu'")
+    return dev
+
+
+class FeatureArraySource:
+    """Windows cut from precomputed features (frames, bins), e.g. a training cache."""
+
+    def __init__(self, features):
+        self.features = torch.as_tensor(np.asarray(features, dtype=np.float32))
+
+    def total_frames(self, needed_frame: int):
+        return len(self.features)
+
+    def get(self, start: int, end: int) -> torch.Tensor:
+        return self.features[start:end]
+
+
+class AudioFeatureSource:
+    """Windows of log-CQT computed from a stream of 16 kHz blocks, with bounded memory."""
+
+    def __init__(self, blocks, frontend, device):
+        self.blocks = iter(blocks)
+        self.frontend = frontend
+        self.device = device
+        self.hop = frontend.hop_length
+        self.pad = frontend.padding
+        self.buffer = np.zeros(0, np.float32)
+        self.buffer_start = 0  # absolute sample index of buffer[0]
+        self.n_samples = None  # known once the stream is exhausted
+
+    def _fill(self, until_sample: int):
+        parts = [self.buffer]
+        have = self.buffer_start + len(self.buffer)
+        while self.n_samples is None and have < until_sample:
+            block = next(self.blocks, None)
+            if block is None:
+                self.n_samples = have
+                break
+            parts.append(block)
+            have += len(block)
+        self.buffer = np.concatenate(parts) if len(parts) > 1 else self.buffer
+
+    def total_frames(self, needed_frame: int):
+        """Frames in the input if known, else a bound proving ``needed_frame`` exists."""
+        self._fill(needed_frame * self.hop + self.pad + 1)
+        if self.n_samples is None:
+            return math.inf
+        return self.n_samples // self.hop + 1 if self.n_samples > 0 else 0
+
+    def get(self, start: int, end: int) -> torch.Tensor:
+        lo, hi = start * self.hop - self.pad, (end - 1) * self.hop + self.pad + 1
+        self._fill(hi)
+        # Drop audio no later window needs (windows only move forward).
+        drop = max(0, lo - self.buffer_start)
+        self.buffer, self.buffer_start = self.buffer[drop:], self.buffer_start + drop
+        segment = np.zeros(hi - lo, np.float32)
+        a, b = max(lo, self.buffer_start), min(hi, self.buffer_start + len(self.buffer))
+        if self.n_samples is not None:
+            b = min(b, self.n_samples)
+        if b > a:
+            segment[a - lo:b - lo] = self.buffer[a - self.buffer_start:b - self.buffer_start]
+        with torch.no_grad():
+            audio = torch.from_numpy(segment).to(self.device)
+            return self.frontend(audio.unsqueeze(0), prepadded=True)[0, 0]
+
+
+def stream_rolls(model, source, chunk_frames: int = 1000, context_frames: int = 100,
+                 batch_size: int = 4, heads=INFERENCE_HEADS, device=None, progress=None):
+    """Yield ``(start_frame, {head: probabilities (frames, 88) float32 ndarray})`` in order.
+
+    ``source`` gives features for frame ranges (see FeatureArraySource,
+    AudioFeatureSource). Several windows are batched into one forward pass.
+    """
+    if chunk_frames < 1 or context_frames < 0 or batch_size < 1:
+        raise ValueError("chunk_frames and batch_size must be >= 1 and context_frames >= 0")
+    device = device or next(model.parameters()).device
+    start = 0
+    while True:
+        batch = []
+        while len(batch) < batch_size:
+            total = source.total_frames(start + chunk_frames + context_frames)
+            if start >= total:
+                break
+            end = int(min(start + chunk_frames, total))
+            lo, hi = max(0, start - context_frames), int(min(end + context_frames, total))
+            batch.append((start, end, lo, source.get(lo, hi)))
+            start = end
+        if not batch:
+            return
+        # Windows of equal length share a forward pass; the first and last windows
+        # (shorter: no context beyond the ends) run on their own, unpadded, so the
+        # edges see exactly what a single pass over the whole input would see.
+        probs = [None] * len(batch)
+        for length in sorted({len(f) for *_, f in batch}):
+            members = [i for i, (*_, f) in enumerate(batch) if len(f) == length]
+            x = torch.stack([batch[i][3] for i in members]).unsqueeze(1).to(device)
+            with torch.no_grad():
+                logits = model(x, heads=heads)
+            out = {h: torch.sigmoid(v).float().cpu().numpy() for h, v in logits.items()}
+            for j, i in enumerate(members):
+                probs[i] = {h: v[j] for h, v in out.items()}
+        for i, (s, e, lo, _) in enumerate(batch):
+            yield s, {h: p[s - lo:e - lo] for h, p in probs[i].items()}
+            if progress is not None:
+                progress(e)

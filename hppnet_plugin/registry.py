@@ -1,0 +1,104 @@
+"""The transcriber registry: one entry-point group, listed without importing.
+
+A distribution adds a backend with, in its own ``pyproject.toml``::
+
+    [project.entry-points."hppnet_plugin.transcribers"]
+    my-model = "my_package.module:make_transcriber"
+
+where ``make_transcriber(**options)`` returns an object with a
+``transcribe(audio, sample_rate=None) -> Transcription`` method (see
+:class:`hppnet_plugin.transcriber.Transcriber`). Code that is not installed as a
+distribution uses :func:`register_transcriber`.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from importlib import metadata
+from typing import Callable
+
+from .constants import ENTRY_POINT_GROUP
+
+log = logging.getLogger(__name__)
+
+_runtime_factories: dict = {}
+
+
+def _entry_points() -> dict:
+    """name -> EntryPoint for the group; duplicates are reported, first one kept."""
+    found = {}
+    eps = metadata.entry_points()
+    group = eps.select(group=ENTRY_POINT_GROUP) if hasattr(eps, "select") else eps.get(ENTRY_POINT_GROUP, [])
+    for ep in group:
+        if ep.name in found:
+            if found[ep.name].value != ep.value:
+                warnings.warn(f"transcriber {ep.name!r} is registered twice ({found[ep.name].value} and "
+                              f"{ep.value}); using the first", RuntimeWarning, stacklevel=3)
+            continue
+        found[ep.name] = ep
+    return found
+
+
+def register_transcriber(name: str, factory: Callable, overwrite: bool = False) -> None:
+    """Register an in-process backend: ``factory(**options)`` returns a transcriber."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"transcriber name must be a non-empty string; got {name!r}")
+    if not callable(factory):
+        raise TypeError(f"factory for {name!r} must be callable; got {type(factory).__name__}")
+    if name in _runtime_factories and not overwrite:
+        raise ValueError(f"transcriber {name!r} is already registered; pass overwrite=True to replace it")
+    _runtime_factories[name] = factory
+
+
+def available_transcribers() -> list:
+    """Sorted names of all registered transcribers. Imports none of them."""
+    return sorted(set(_entry_points()) | set(_runtime_factories))
+
+
+def describe_transcribers() -> list:
+    """[(name, target)] for display: the entry point's ``module:attr`` or the factory."""
+    rows = [(name, ep.value) for name, ep in _entry_points().items()]
+    rows += [(name, getattr(f, "__qualname__", repr(f))) for name, f in _runtime_factories.items()]
+    return sorted(rows)
+
+
+def get_factory(name: str) -> Callable:
+    """Import and return the factory for ``name`` (only that one)."""
+    if name in _runtime_factories:
+        return _runtime_factories[name]
+    eps = _entry_points()
+    if name not in eps:
+        available = ", ".join(available_transcribers()) or "(none)"
+        raise ValueError(f"unknown transcriber {name!r}; installed: {available}")
+    try:
+        return eps[name].load()
+    except Exception as error:
+        raise ImportError(f"transcriber {name!r} ({eps[name].value}) failed to import: "
+                          f"{type(error).__name__}: {error}") from error
+
+
+def load_transcriber(name: str = "hppnet-sp", **options):
+    """Build the transcriber registered as ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`available_transcribers`, e.g. ``"hppnet-sp"``.
+    **options
+        Passed to the backend's factory (HPPNet: ``device``, ``checkpoint``,
+        ``threads``, ``chunk_s``, ``batch_size``, thresholds).
+    """
+    return get_factory(name)(**options)
+
+
+def check_transcribers() -> list:
+    """[(name, ok, message)]: import each backend's factory; failures become warnings."""
+    rows = []
+    for name in available_transcribers():
+        try:
+            get_factory(name)
+            rows.append((name, True, ""))
+        except Exception as error:  # a broken plugin must not hide the others
+            warnings.warn(f"transcriber {name!r} cannot load: {error}", RuntimeWarning, stacklevel=2)
+            rows.append((name, False, str(error)))
+    return rows

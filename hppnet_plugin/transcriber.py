@@ -1,0 +1,152 @@
+"""The HPPNet transcriber behind the registry names hppnet-sp / hppnet-base / hppnet-tiny."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Optional, Protocol, runtime_checkable
+
+from . import constants as C
+from .notes import Transcription
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    """The backend contract. ``transcribe`` takes a path, or an array with ``sample_rate``."""
+
+    name: str
+
+    def transcribe(self, audio, sample_rate: Optional[float] = None, **options) -> Transcription:
+        ...
+
+
+class HPPNetTranscriber:
+    """HPPNet weights + front end + chunked inference + decoding.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (``"hppnet-sp"``, ...); selects the shipped weights.
+    checkpoint : path, optional
+        Your own weight file or training checkpoint instead of the shipped one.
+    device : str
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+    threads : int, optional
+        CPU threads for torch (default: torch's own choice).
+    chunk_s, context_s : float
+        Window core and context on each side, seconds (memory scales with these).
+    batch_size : int
+        Windows per forward pass.
+    onset_threshold, frame_threshold : float, optional
+        Decoding thresholds (default: the checkpoint's config, 0.4 / 0.4).
+    """
+
+    def __init__(self, name: str = "hppnet-sp", checkpoint=None, device: str = "auto",
+                 threads: Optional[int] = None, chunk_s: float = 20.0, context_s: float = 2.0,
+                 batch_size: int = 4, onset_threshold: Optional[float] = None,
+                 frame_threshold: Optional[float] = None):
+        import torch
+
+        from .frontend import LogCQT
+        from .inference import choose_device
+        from .weights import build_model, load_weights, shipped_weights_path
+
+        if chunk_s <= 0 or context_s < 0 or batch_size < 1:
+            raise ValueError(f"need chunk_s > 0, context_s >= 0, batch_size >= 1; got {chunk_s}, {context_s}, {batch_size}")
+        if threads is not None:
+            if int(threads) < 1:
+                raise ValueError(f"threads must be >= 1; got {threads}")
+            torch.set_num_threads(int(threads))
+        if checkpoint is None:
+            path, shipped = shipped_weights_path(name), True
+        else:
+            path, shipped = Path(checkpoint), False
+        config_dict, state_dict = load_weights(path, require_sidecar=shipped)
+        self.model = build_model(config_dict, state_dict, source=str(path))
+        self.config = self.model.config
+        expected = name.removeprefix("hppnet-") if name.startswith("hppnet-") else None
+        if checkpoint is not None and expected and expected != self.config.variant:
+            log.warning("checkpoint %s holds an HPPNet-%s, loaded under the name %s", path,
+                        self.config.variant, name)
+        self.name = name
+        self.checkpoint = str(path)
+        self.device = choose_device(device)
+        self.model.to(self.device)
+        self.frontend = LogCQT(self.config).to(self.device)
+        fps = self.config.sample_rate / self.config.hop_length
+        self.chunk_frames = max(1, int(round(chunk_s * fps)))
+        self.context_frames = int(round(context_s * fps))
+        self.batch_size = batch_size
+        self.onset_threshold = self.config.onset_threshold if onset_threshold is None else onset_threshold
+        self.frame_threshold = self.config.frame_threshold if frame_threshold is None else frame_threshold
+        for value, label in ((self.onset_threshold, "onset_threshold"), (self.frame_threshold, "frame_threshold")):
+            if not 0 < value < 1:
+                raise ValueError(f"{label} must be between 0 and 1; got {value}")
+
+    def __repr__(self):
+        return f"HPPNetTranscriber({self.name!r}, variant={self.config.variant}, device={self.device})"
+
+    def transcribe(self, audio, sample_rate: Optional[float] = None, return_rolls: bool = False,
+                   progress: bool = False) -> Transcription:
+        """Transcribe a file path or an array.
+
+        Parameters
+        ----------
+        audio : path or array
+            A WAV/FLAC/OGG/MP3 path, or samples: 1-D or (frames, channels), any
+            rate (pass ``sample_rate``), int or float.
+        return_rolls : bool
+            Also return the onset/frame/velocity probability rolls (frames, 88).
+        progress : bool
+            Show a tqdm bar over the audio duration.
+        """
+        import numpy as np
+
+        from .audio import AudioSource
+        from .decoding import NoteDecoder
+        from .inference import AudioFeatureSource, stream_rolls
+
+        source = AudioSource(audio, sample_rate)
+        features = AudioFeatureSource(source.blocks(), self.frontend, self.device)
+        decoder = NoteDecoder(self.onset_threshold, self.frame_threshold,
+                              self.config.sample_rate / self.config.hop_length)
+        rolls = {"onset": [], "frame": [], "velocity": []} if return_rolls else None
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=round(source.duration_s, 1), unit="s", desc=source.name, leave=False)
+        fps = self.config.sample_rate / self.config.hop_length
+
+        def advance(end_frame):
+            if bar is not None:
+                bar.update(round(min(end_frame / fps, source.duration_s) - bar.n, 1))
+
+        for _, probs in stream_rolls(self.model, features, self.chunk_frames, self.context_frames,
+                                     self.batch_size, device=self.device, progress=advance):
+            decoder.push(probs["onset"], probs["frame"], probs["velocity"])
+            if rolls is not None:
+                for k in rolls:
+                    rolls[k].append(probs[k])
+        if bar is not None:
+            bar.close()
+        notes = decoder.finish()
+        if rolls is not None:
+            rolls = {k: np.concatenate(v) if v else np.zeros((0, C.N_KEYS), np.float32) for k, v in rolls.items()}
+        return Transcription(notes=notes, duration=source.duration_s, rolls=rolls,
+                             config=self.config.to_dict(), transcriber=self.name,
+                             frames_per_second=fps, metadata={"checkpoint": self.checkpoint})
+
+
+def hppnet_sp(**options) -> HPPNetTranscriber:
+    return HPPNetTranscriber("hppnet-sp", **options)
+
+
+def hppnet_base(**options) -> HPPNetTranscriber:
+    return HPPNetTranscriber("hppnet-base", **options)
+
+
+def hppnet_tiny(**options) -> HPPNetTranscriber:
+    return HPPNetTranscriber("hppnet-tiny", **options)

@@ -1,0 +1,112 @@
+"""Weight files: the shipped table, sha256 verification, weights-only loading.
+
+A weight file is a ``torch.save`` of ``{"format": ..., "config": dict,
+"state_dict": {name: tensor}}`` (fp32 or fp16 tensors, paper's 8-branch HD-Conv
+layout), read with ``torch.load(weights_only=True)``. Shipped files have a JSON
+sidecar ``<name>.json`` whose ``sha256`` must match. Training checkpoints
+(``last.pt``/``best.pt``, holding ``config`` + ``model``) load too.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+WEIGHTS_FORMAT = "hppnet-plugin-weights/1"
+SHIPPED = {"hppnet-sp": "hppnet-sp.pt", "hppnet-base": "hppnet-base.pt", "hppnet-tiny": "hppnet-tiny.pt"}
+
+
+def sha256_of(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sidecar_path(path) -> Path:
+    path = Path(path)
+    return path.with_suffix(".json")
+
+
+def shipped_weights_path(name: str) -> Path:
+    """The packaged weight file of ``name``; a clear error when it is not shipped."""
+    if name not in SHIPPED:
+        raise ValueError(f"no shipped weights for {name!r}; shipped names: {sorted(SHIPPED)}")
+    path = WEIGHTS_DIR / SHIPPED[name]
+    if not path.exists():
+        raise FileNotFoundError(
+            f"the weights of {name} are not in this installation ({path} is missing). "
+            f"Train and export them with `python -m hppnet_plugin.training train ... && "
+            f"python -m hppnet_plugin.training export ...`, then pass checkpoint=PATH "
+            f"(CLI: --checkpoint PATH), or install a release of hppnet-plugin that ships them.")
+    return path
+
+
+def read_sidecar(path) -> dict:
+    side = sidecar_path(path)
+    if not side.exists():
+        return {}
+    try:
+        return json.loads(side.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"weights sidecar {side} is not valid JSON: {error}") from error
+
+
+def verify_sha256(path, expected: str) -> None:
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ValueError(f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}. "
+                         "The file is corrupt or was replaced; reinstall or re-export it.")
+
+
+def load_weights(path, require_sidecar: bool = False):
+    """Read a weight file or training checkpoint -> (config dict, state_dict).
+
+    The sha256 in the sidecar is verified when a sidecar exists (and required
+    for shipped weights).
+    """
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    meta = read_sidecar(path)
+    if require_sidecar and "sha256" not in meta:
+        raise ValueError(f"{path} has no sidecar {sidecar_path(path).name} with its sha256; refusing to load it")
+    if "sha256" in meta:
+        verify_sha256(path, meta["sha256"])
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        # Training checkpoints also hold RNG/optimizer state that weights_only refuses;
+        # they are our own files, written by `train`, so read them in full.
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception:
+            raise ValueError(f"{path} is not a readable PyTorch weight file: {error}") from error
+        if not (isinstance(data, dict) and "model" in data and "optimizer" in data):
+            raise ValueError(f"{path} is not an hppnet-plugin weight file or training checkpoint") from error
+    if not isinstance(data, dict) or "config" not in data or not ({"state_dict", "model"} & set(data)):
+        raise ValueError(f"{path} is not an hppnet-plugin weight file (expected keys 'config' and "
+                         "'state_dict'); export training checkpoints with `python -m hppnet_plugin.training export`")
+    return data["config"], data.get("state_dict", data.get("model"))
+
+
+def build_model(config_dict, state_dict, source="checkpoint"):
+    """HPPNet from a config dict + state dict, with a readable error on a mismatch."""
+    from .config import HPPNetConfig
+    from .model import HPPNet
+
+    config = HPPNetConfig.from_dict(config_dict)
+    model = HPPNet(config)
+    state_dict = {k: v.float() for k, v in state_dict.items()}
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[1:3]
+        raise ValueError(f"{source} does not fit an HPPNet-{config.variant} with E={config.channels}: "
+                         f"{' '.join(s.strip() for s in first)}") from None
+    model.eval()
+    return model

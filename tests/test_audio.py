@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from hppnet_plugin.audio import AudioSource, load_audio, to_float32
+
+from .conftest import SR, piano_like_tone
+
+
+def dominant_hz(x, sr=SR):
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return np.argmax(spectrum) * sr / len(x)
+
+
+def test_integer_scaling():
+    assert to_float32(np.array([-32768, 16384], np.int16)).tolist() == [-1.0, 0.5]
+    assert to_float32(np.array([-2 ** 31], np.int32)).tolist() == [-1.0]
+    assert to_float32(np.array([0, 128], np.uint8)).tolist() == [-1.0, 0.0]
+
+
+def test_resampling_keeps_pitch_and_length():
+    sr = 44100
+    t = np.arange(sr * 2) / sr
+    audio = load_audio(np.sin(2 * np.pi * 440 * t).astype(np.float32), sample_rate=sr)
+    assert abs(len(audio) - 2 * SR) <= 2
+    assert abs(dominant_hz(audio[1000:-1000]) - 440) < 2
+
+
+def test_stereo_frames_by_channels_is_mixed_to_mono():
+    left = piano_like_tone(60, 1.0)
+    stereo = np.stack([left, -left * 0], axis=1)
+    np.testing.assert_allclose(load_audio(stereo, sample_rate=SR), left / 2, atol=1e-6)
+
+
+def test_eight_channel_file_is_mixed(tmp_path):
+    data = np.tile(piano_like_tone(60, 0.5)[:, None], (1, 8))
+    sf.write(tmp_path / "eight.wav", data, SR)
+    np.testing.assert_allclose(load_audio(tmp_path / "eight.wav"), data[:, 0], atol=1e-4)
+
+
+def test_channels_by_frames_is_rejected_with_hint():
+    with pytest.raises(ValueError, match="pass array.T"):
+        AudioSource(np.zeros((2, 44100), np.float32), sample_rate=44100)
+
+
+def test_bad_arrays():
+    with pytest.raises(ValueError, match="1-D or frames x channels"):
+        AudioSource(np.zeros((2, 3, 4)), sample_rate=SR)
+    with pytest.raises(TypeError, match="sample_rate"):
+        AudioSource(np.zeros(10))
+    with pytest.raises(ValueError, match="sample rate must be"):
+        AudioSource(np.zeros(10), sample_rate=10)
+    with pytest.raises(ValueError, match="sample rate must be"):
+        AudioSource(np.zeros(10), sample_rate=5e6)
+    with pytest.raises(TypeError, match="integers or floats"):
+        AudioSource(np.array(["a"]), sample_rate=SR)
+    bad = np.zeros(100, np.float32)
+    bad[50] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite.*sample 50"):
+        load_audio(bad, sample_rate=SR)
+    bad[50] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        load_audio(bad, sample_rate=SR)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        AudioSource(tmp_path / "missing.wav")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty"):
+        AudioSource(tmp_path / "empty.wav")
+    (tmp_path / "text.wav").write_text("this is not audio at all " * 20)
+    with pytest.raises(ValueError, match="cannot read .* as audio"):
+        AudioSource(tmp_path / "text.wav")
+    with pytest.raises(ValueError, match="is a folder"):
+        AudioSource(tmp_path)
+
+
+def test_truncated_flac_is_an_error_not_a_crash(tmp_path):
+    path = tmp_path / "cut.flac"
+    sf.write(path, piano_like_tone(60, 3.0), SR)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError):
+        load_audio(path)
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".wav", "WAV"), (".flac", "FLAC"), (".ogg", "OGG")])
+def test_formats(tmp_path, suffix, fmt):
+    tone = piano_like_tone(69, 1.0)
+    sf.write(tmp_path / f"a{suffix}", tone, 22050, format=fmt)
+    audio = load_audio(tmp_path / f"a{suffix}")
+    assert abs(len(audio) - len(tone) * SR / 22050) < 5

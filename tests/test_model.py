@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from hppnet_plugin.config import HPPNetConfig
+from hppnet_plugin.model import HEADS, HarmonicDilatedConv, HPPNet, count_parameters
+
+
+def test_hdconv_fast_form_equals_eight_dilated_convs():
+    torch.manual_seed(0)
+    conv = HarmonicDilatedConv(16, 32, HPPNetConfig().dilations)
+    x = torch.randn(2, 16, 13, 352)
+    fast, reference = conv(x), conv.forward_reference(x)
+    assert fast.shape == reference.shape == (2, 32, 13, 352)
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_hdconv_dilations_are_the_papers():
+    assert HPPNetConfig().dilations == (48, 76, 96, 111, 124, 135, 144, 152)
+
+
+def test_hdconv_weights_are_stored_in_branch_layout():
+    conv = HarmonicDilatedConv(16, 8, HPPNetConfig().dilations)
+    keys = set(conv.state_dict())
+    assert keys == {f"branches.{i}.{p}" for i in range(8) for p in ("weight", "bias")}
+    assert conv.state_dict()["branches.0.weight"].shape == (8, 16, 1, 3)
+
+
+@pytest.mark.parametrize("variant,channels", [("sp", 128), ("base", 128), ("tiny", 48)])
+def test_variants_shapes(variant, channels):
+    config = HPPNetConfig.for_variant(variant)
+    assert config.channels == channels
+    model = HPPNet(config)
+    out = model(torch.randn(1, 1, 20, 352))
+    assert set(out) == set(HEADS)
+    assert all(v.shape == (1, 20, 88) for v in out.values())
+    assert count_parameters(model) > 0
+
+
+def test_parameter_counts_order():
+    counts = {v: count_parameters(HPPNet(HPPNetConfig.for_variant(v))) for v in ("sp", "base", "tiny")}
+    assert counts["sp"] > counts["base"] > counts["tiny"]
+
+
+def test_sp_onset_is_detached_from_other_heads():
+    torch.manual_seed(0)
+    model = HPPNet(HPPNetConfig.for_variant("sp", channels=8))
+    out = model(torch.randn(1, 1, 10, 352), heads=("onset", "frame"))
+    out["frame"].sum().backward()
+    assert all(p.grad is None for p in model.onset_trunk.parameters())
+    assert any(p.grad is not None for p in model.trunk.parameters())
+
+
+def test_config_roundtrip_and_errors():
+    config = HPPNetConfig.for_variant("hppnet-base")
+    assert HPPNetConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown HPPNet variant"):
+        HPPNetConfig.for_variant("huge")
+    with pytest.raises(ValueError, match="newer hppnet-plugin"):
+        HPPNetConfig.from_dict({**config.to_dict(), "future_field": 1})

@@ -1,0 +1,69 @@
+"""``python -m hppnet_plugin.training {synth,train,evaluate,export}``."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def _add_synth(sub):
+    from .synth import DEFAULT_HOLDOUT_SOUNDFONT, DEFAULT_TRAIN_SOUNDFONTS
+
+    p = sub.add_parser("synth", help="render a synthetic piano corpus in the MAESTRO v3 layout",
+                       description="Render a synthetic piano corpus (MAESTRO v3 layout).")
+    p.add_argument("root", help="output folder (re-running continues an unfinished corpus)")
+    p.add_argument("--midi-dir", help="folder of MIDI files to use as music (searched recursively)")
+    p.add_argument("--music21", action="store_true", help="also convert music21's own corpus to MIDI")
+    p.add_argument("--textures", type=int, default=60, help="number of generated texture pieces")
+    p.add_argument("--max-pieces", type=int, default=0, help="render only the first N jobs (0: all)")
+    p.add_argument("--max-duration", type=float, default=40.0, help="longest piece, seconds")
+    p.add_argument("--validation", type=int, default=10, help="pieces in the validation split")
+    p.add_argument("--test", type=int, default=12, help="pieces in each test split")
+    p.add_argument("--soundfont", action="append", default=None, metavar="FILE[:PROGRAMS]",
+                   help=f"training soundfont (repeatable); default {', '.join(DEFAULT_TRAIN_SOUNDFONTS)}")
+    p.add_argument("--holdout-soundfont", default=DEFAULT_HOLDOUT_SOUNDFONT,
+                   help="soundfont only used for the test-unseen-instrument split")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="parallel renders (0: all cores)")
+
+
+def run_synth(args):
+    from .synth import DEFAULT_TRAIN_SOUNDFONTS, build_corpus
+
+    if not args.midi_dir and not args.music21 and args.textures <= 0:
+        raise ValueError("nothing to render: give --midi-dir, --music21 or --textures N")
+    index = build_corpus(args.root, midi_dir=args.midi_dir, use_music21=args.music21,
+                         n_textures=args.textures, max_pieces=args.max_pieces,
+                         train_soundfonts=args.soundfont or DEFAULT_TRAIN_SOUNDFONTS,
+                         holdout_soundfont=args.holdout_soundfont, seed=args.seed,
+                         max_duration_s=args.max_duration, n_validation=args.validation,
+                         n_test=args.test, workers=args.workers or None)
+    print(f"corpus index: {index}")
+
+
+COMMANDS = {"synth": (_add_synth, run_synth)}
+
+
+def _register_more():
+    from . import evaluate, export, loop
+
+    COMMANDS["train"] = (loop.add_arguments, loop.run)
+    COMMANDS["evaluate"] = (evaluate.add_arguments, evaluate.run)
+    COMMANDS["export"] = (export.add_arguments, export.run)
+
+
+def main(argv=None) -> int:
+    _register_more()
+    parser = argparse.ArgumentParser(prog="python -m hppnet_plugin.training",
+                                     description="Train, evaluate and export HPPNet models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add, _ in COMMANDS.values():
+        add(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        COMMANDS[args.command][1](args)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,136 @@
+"""Feature + label cache and random training crops.
+
+Each piece is turned once into a compressed ``.npz`` holding its log-CQT
+(float16, frames x 352) and label rolls (uint8, frames x 88), keyed by the audio
+file, its size and mtime, and the front-end settings, so an epoch never
+recomputes features and a changed front end never reads stale ones.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hppnet_plugin.audio import load_audio
+from hppnet_plugin.config import HPPNetConfig
+from hppnet_plugin.frontend import LogCQT
+
+from .labels import notes_to_rolls
+
+log = logging.getLogger(__name__)
+
+FRONTEND_FIELDS = ("sample_rate", "hop_length", "n_bins", "bins_per_octave", "fmin_hz", "log_floor_db")
+LABEL_VERSION = 1
+
+
+def cache_key(piece, config: HPPNetConfig) -> str:
+    stat = Path(piece.audio_path).stat()
+    parts = {"audio": str(Path(piece.audio_path).resolve()), "size": stat.st_size, "mtime": stat.st_mtime,
+             "midi": str(piece.midi_path), "txt": str(piece.txt_path), "labels": LABEL_VERSION,
+             **{f: getattr(config, f) for f in FRONTEND_FIELDS}}
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cache_piece(piece, cache_dir, config: HPPNetConfig, frontend=None) -> Path:
+    """Compute (or reuse) the cached features and labels of ``piece``; returns the file."""
+    cache_dir = Path(cache_dir)
+    path = cache_dir / f"{piece.name}-{cache_key(piece, config)}.npz"
+    if path.exists():
+        return path
+    frontend = frontend or LogCQT(config)
+    try:
+        audio = load_audio(piece.audio_path)
+    except (ValueError, FileNotFoundError) as error:
+        raise ValueError(f"cannot cache {piece.audio_path}: {error}") from error
+    with torch.no_grad():
+        features = frontend(torch.from_numpy(audio))[0, 0].numpy().astype(np.float16)
+    rolls = notes_to_rolls(piece.notes(), len(features))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, features=features, **rolls)
+    os.replace(tmp, path)
+    return path
+
+
+def cache_pieces(pieces, cache_dir, config, progress=True) -> list:
+    """Cache every piece; unreadable ones are skipped with a logged count. Returns paths."""
+    from tqdm import tqdm
+
+    frontend = LogCQT(config)
+    paths, failed = [], []
+    for piece in tqdm(pieces, desc="caching features", unit="piece", disable=not progress):
+        try:
+            paths.append(cache_piece(piece, cache_dir, config, frontend))
+        except ValueError as error:
+            failed.append(str(error))
+    if failed:
+        log.warning("skipped %d unreadable pieces (first: %s)", len(failed), failed[0])
+    if not paths:
+        raise ValueError(f"no usable pieces to cache ({len(failed)} failed)")
+    return paths
+
+
+def load_cached(path) -> dict:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Fixed-length crops from cached pieces held in memory, re-drawn every epoch.
+
+    An epoch has ``total_frames // crop_frames`` crops; crop ``i`` of epoch ``e``
+    picks its piece (proportional to length) and offset from a generator seeded
+    by (seed, e, i), so any sampler - random or ``DistributedSampler`` - sees the
+    same deterministic epoch. Pieces shorter than the crop are padded with
+    silence (features -1, labels 0).
+    """
+
+    def __init__(self, cached_paths, crop_frames: int, seed: int = 0):
+        self.items = [load_cached(p) for p in cached_paths]
+        lengths = np.array([len(i["features"]) for i in self.items], dtype=np.float64)
+        self.cumulative = np.cumsum(lengths / lengths.sum())
+        self.crop_frames = crop_frames
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
+
+    @property
+    def total_frames(self) -> int:
+        return int(sum(len(i["features"]) for i in self.items))
+
+    def __len__(self):
+        return max(1, self.total_frames // self.crop_frames)
+
+    def crop(self, index: int, start: int) -> dict:
+        item, n = self.items[index], self.crop_frames
+        out = {}
+        for key, value in item.items():
+            piece = value[start:start + n]
+            if len(piece) < n:
+                fill = -1.0 if key == "features" else 0
+                pad = np.full((n - len(piece),) + value.shape[1:], fill, dtype=value.dtype)
+                piece = np.concatenate([piece, pad])
+            out[key] = piece
+        return out
+
+    def __getitem__(self, i: int) -> dict:
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        index = min(int(np.searchsorted(self.cumulative, rng.random())), len(self.items) - 1)
+        length = len(self.items[index]["features"])
+        start = int(rng.integers(0, max(1, length - self.crop_frames + 1)))
+        return self.crop(index, start)
+
+
+def collate(crops) -> dict:
+    """List of crop dicts -> batch tensors: features (B, 1, T, bins), rolls (B, T, 88) float."""
+    batch = {"features": torch.from_numpy(np.stack([c["features"] for c in crops]).astype(np.float32)).unsqueeze(1)}
+    for key in ("onset", "frame", "offset", "velocity"):
+        batch[key] = torch.from_numpy(np.stack([c[key] for c in crops]).astype(np.float32))
+    return batch

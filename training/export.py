@@ -1,0 +1,80 @@
+"""``export``: training checkpoint -> shippable weight file + provenance sidecar."""
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import subprocess
+from pathlib import Path
+
+import torch
+
+from hppnet_plugin.io import atomic_write
+from hppnet_plugin.model import count_parameters
+from hppnet_plugin.weights import WEIGHTS_FORMAT, build_model, load_weights, sha256_of, sidecar_path
+
+
+def add_arguments(sub):
+    p = sub.add_parser("export", help="turn a training checkpoint into a weight file with a provenance sidecar",
+                       description="Write weights + config (fp32, or fp16 with --fp16) and <out>.json "
+                                   "(variant, parameters, training command, corpus hash, steps, git commit, "
+                                   "validation metrics, sha256).")
+    p.add_argument("checkpoint", help="best.pt / last.pt from a training run")
+    p.add_argument("out", help="weight file to write, e.g. hppnet_plugin/weights/hppnet-tiny.pt")
+    p.add_argument("--fp16", action="store_true", help="store tensors as float16 (loaded as fp32)")
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _validation_history(run_dir: Path) -> list:
+    path = run_dir / "metrics.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: v for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)
+                if row["kind"] == "validation"]
+
+
+def export(checkpoint, out, fp16: bool = False, overwrite: bool = False) -> Path:
+    checkpoint, out = Path(checkpoint), Path(out)
+    config, state_dict = load_weights(checkpoint)
+    model = build_model(config, state_dict, source=str(checkpoint))  # proves it loads
+    dtype = torch.float16 if fp16 else torch.float32
+    weights = {"format": WEIGHTS_FORMAT, "config": config,
+               "state_dict": {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}}
+    side = sidecar_path(out)
+    if side.exists() and not overwrite:
+        raise FileExistsError(f"{side} exists; pass --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, lambda f: torch.save(weights, f), overwrite=overwrite)
+    full = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    run = full.get("run", {}) if isinstance(full, dict) else {}
+    history = _validation_history(checkpoint.parent)
+    best_row = max(history, key=lambda r: float(r.get("note_f1", 0)), default={})
+    meta = {
+        "name": f"hppnet-{config['variant']}", "variant": config["variant"], "format": WEIGHTS_FORMAT,
+        "dtype": "float16" if fp16 else "float32", "parameters": count_parameters(model),
+        "training_command": run.get("command", ""), "corpus_manifest_sha256": run.get("corpus_manifest_sha256", ""),
+        "train_hours": run.get("train_hours"), "device": run.get("device"), "threads": run.get("threads"),
+        "steps": full.get("step") if isinstance(full, dict) else None,
+        "wall_hours": round(full.get("wall_s", 0) / 3600, 3) if isinstance(full, dict) else None,
+        "best_validation": best_row, "validation_history": history,
+        "git_commit": _git_commit(), "source_checkpoint": checkpoint.name,
+        "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__, "sha256": sha256_of(out),
+    }
+    text = json.dumps(meta, indent=1).encode()
+    atomic_write(side, lambda f: f.write(text), overwrite=True)
+    return out
+
+
+def run(args):
+    path = export(args.checkpoint, args.out, fp16=args.fp16, overwrite=args.overwrite)
+    print(f"wrote {path} and {sidecar_path(path)}")
