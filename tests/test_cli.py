@@ -1,0 +1,48 @@
+import subprocess
+import sys
+
+import pytest
+
+from hppnet_plugin.adapters.csv import read_csv
+from hppnet_plugin.adapters.midi import read_midi
+from hppnet_plugin.cli import main
+
+
+def test_transcribe_folder_with_formats_and_plot(tiny_checkpoint, wav_file, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "out"
+    code = main(["transcribe", str(wav_file.parent), "-o", str(out), "--model", "hppnet-tiny",
+                 "--checkpoint", str(tiny_checkpoint), "--format", "mid,csv,npz", "--plot", "--quiet"])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["tone.csv", "tone.mid", "tone.png", "tone.rolls.npz"]
+    assert [n.pitch for n in read_csv(out / "tone.csv")] == [n.pitch for n in read_midi(out / "tone.mid")]
+    assert (out / "tone.png").read_bytes()[:4] == b"\x89PNG"
+    assert "1 of 1 files transcribed" in capsys.readouterr().err
+
+
+def test_no_silent_overwrite_and_per_file_errors(tiny_checkpoint, wav_file, tmp_path, capsys):
+    options = ["--model", "hppnet-tiny", "--checkpoint", str(tiny_checkpoint), "--quiet"]
+    args = ["transcribe", str(wav_file)] + options
+    assert main(args) == 0
+    midi_path = wav_file.with_suffix(".mid")
+    before = midi_path.read_bytes()
+    missing = tmp_path / "missing.wav"
+    assert main(["transcribe", str(wav_file), str(missing)] + options) == 1  # existing output + a missing input: both reported
+    err = capsys.readouterr().err
+    assert "output exists" in err and "--overwrite" in err
+    assert "missing.wav" in err and "not found" in err
+    assert midi_path.read_bytes() == before
+    assert main(args + ["--overwrite"]) == 0
+
+
+def test_bad_format_and_unknown_model(wav_file, capsys):
+    assert main(["transcribe", str(wav_file), "--format", "mp4"]) == 2
+    assert "unknown format" in capsys.readouterr().err
+    assert main(["transcribe", str(wav_file), "--model", "nope"]) == 2
+    assert "unknown transcriber 'nope'" in capsys.readouterr().err
+
+
+def test_list_shows_backends():
+    out = subprocess.run([sys.executable, "-m", "hppnet_plugin.cli", "list"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert "hppnet-tiny" in out.stdout and "basic-pitch" in out.stdout

@@ -1,0 +1,112 @@
+"""synth -> train -> export -> load_transcriber(checkpoint) -> evaluate, plus DDP on gloo."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pretty_midi
+import pytest
+
+import hppnet_plugin
+from hppnet_plugin.training.cli import main as training_main
+from hppnet_plugin.training.metrics import METRIC_GROUPS
+
+from .datasets_fixtures import make_maestro
+
+FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+HOLDOUT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
+needs_fluidsynth = pytest.mark.skipif(
+    shutil.which("fluidsynth") is None or not Path(FLUID).exists() or not Path(HOLDOUT).exists(),
+    reason="needs fluidsynth + fluid-soundfont-gm + timgm6mb-soundfont (installed by .ci/run)")
+
+
+def write_scores(folder: Path, n: int = 3):
+    folder.mkdir()
+    for i in range(n):
+        midi = pretty_midi.PrettyMIDI()
+        inst = pretty_midi.Instrument(0)
+        inst.notes = [pretty_midi.Note(80, 55 + (k * 5 + i) % 24, 0.4 * k, 0.4 * k + 0.35) for k in range(10)]
+        midi.instruments.append(inst)
+        midi.write(str(folder / f"composer__score{i}.mid"))
+
+
+@needs_fluidsynth
+def test_synth_train_export_load_evaluate(tmp_path):
+    scores, corpus, run = tmp_path / "scores", tmp_path / "corpus", tmp_path / "run"
+    write_scores(scores)
+    assert training_main(["synth", str(corpus), "--midi-dir", str(scores), "--textures", "0",
+                          "--validation", "1", "--test", "1", "--max-duration", "4", "--workers", "2",
+                          "--soundfont", FLUID, "--holdout-soundfont", HOLDOUT]) == 0
+    index = (corpus / "maestro-v3.0.0.csv").read_text().splitlines()
+    splits = sorted(line.split(",")[2] for line in index[1:])
+    assert splits == ["test", "test-unseen-instrument", "train", "validation"]
+    assert (corpus / "train").is_dir() and list((corpus / "train").glob("*.flac"))
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    assert 0 < manifest["latency_s"]["FluidR3_GM-p0"] < 0.05
+
+    # Re-running renders nothing new (resumable) and gives the same index.
+    before = (corpus / "maestro-v3.0.0.csv").read_bytes()
+    assert training_main(["synth", str(corpus), "--midi-dir", str(scores), "--textures", "0",
+                          "--validation", "1", "--test", "1", "--max-duration", "4", "--workers", "1",
+                          "--soundfont", FLUID, "--holdout-soundfont", HOLDOUT]) == 0
+    assert (corpus / "maestro-v3.0.0.csv").read_bytes() == before
+
+    assert training_main(["train", "--data", str(corpus), "--out", str(run), "--variant", "tiny",
+                          "--steps", "3", "--batch-size", "2", "--crop-seconds", "2", "--validate-every", "3",
+                          "--log-every", "1", "--no-progress", "--threads", "2"]) == 0
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and any(",validation," in r for r in rows)
+    # Resume: a second call continues from step 3 to 4.
+    assert training_main(["train", "--data", str(corpus), "--out", str(run), "--variant", "tiny",
+                          "--steps", "4", "--batch-size", "2", "--crop-seconds", "2", "--validate-every", "4",
+                          "--log-every", "1", "--no-progress"]) == 0
+    import torch
+
+    assert torch.load(run / "last.pt", weights_only=False)["step"] == 4
+
+    weights = tmp_path / "hppnet-tiny.pt"
+    assert training_main(["export", str(run / "best.pt"), str(weights)]) == 0
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    assert meta["variant"] == "tiny" and meta["parameters"] > 100_000 and len(meta["sha256"]) == 64
+    assert meta["corpus_manifest_sha256"] and "train" in meta["training_command"]
+
+    t = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=weights)
+    audio = next((corpus / "test").glob("*.flac"))
+    assert t.transcribe(audio).duration > 1.0
+
+    out = tmp_path / "eval.json"
+    assert training_main(["evaluate", "--data", str(corpus), "--split", "test", "--split", "test-unseen-instrument",
+                          "--transcriber", f"hppnet-tiny={weights}", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    summary = report["results"]["test"][f"hppnet-tiny ({weights.name})"]["summary"]
+    for group in METRIC_GROUPS:
+        assert 0.0 <= summary[f"{group}_f1"]["mean"] <= 1.0
+    assert "Note w/ offset & vel." in out.with_suffix(".md").read_text()
+
+
+def test_training_bad_input_is_a_clear_error(tmp_path, capsys):
+    assert training_main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--steps", "1"]) == 2
+    assert "no MAESTRO index" in capsys.readouterr().err
+    assert training_main(["synth", str(tmp_path / "c"), "--textures", "0"]) == 2
+    assert "nothing to render" in capsys.readouterr().err
+
+
+def test_distributed_training_on_two_cpu_processes(tmp_path):
+    """torchrun + DDP on gloo: two ranks train, rank 0 alone writes checkpoints and logs."""
+    root = make_maestro(tmp_path / "maestro")
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "hppnet_plugin.training", "train", "--data", str(root), "--out", str(run), "--variant", "tiny",
+           "--steps", "2", "--batch-size", "1", "--crop-seconds", "1", "--validate-every", "2",
+           "--log-every", "1", "--no-progress", "--threads", "1"]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import torch
+
+    state = torch.load(run / "last.pt", weights_only=False)
+    assert state["step"] == 2 and state["run"]["world_size"] == 2
+    train_rows = [r for r in (run / "metrics.csv").read_text().splitlines() if ",train," in r]
+    assert len(train_rows) == 2  # logged once per step, by rank 0 only

@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import hppnet_plugin
+from hppnet_plugin.weights import WEIGHTS_DIR
+
+from .conftest import SR, piano_like_tone
+
+
+def test_array_and_file_inputs_give_the_same_notes(tiny_checkpoint, wav_file):
+    import soundfile as sf
+
+    t = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, device="cpu")
+    from_file = t.transcribe(wav_file, return_rolls=True)
+    audio, sr = sf.read(wav_file, dtype="int16")
+    from_array = t.transcribe(audio, sample_rate=sr)
+    assert from_file.notes == from_array.notes
+    assert from_file.duration == pytest.approx(2.0)
+    assert from_file.rolls["frame"].shape == (101, 88)
+    assert from_file.config["variant"] == "tiny"
+    assert all(n.start < n.end for n in from_file.notes)
+
+
+def test_long_input_is_chunked_without_changing_the_edges(tiny_checkpoint):
+    """Windows of 1 s with 2 s context give the same rolls as one big window (the
+    bi-LSTM and CQT both see identical context in this short clip)."""
+    audio = piano_like_tone(60, 2.0, total_s=3.0, start_s=0.4)
+    one = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, chunk_s=10, context_s=0)
+    many = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, chunk_s=1, context_s=3,
+                                          batch_size=2)
+    a = one.transcribe(audio, sample_rate=SR, return_rolls=True)
+    b = many.transcribe(audio, sample_rate=SR, return_rolls=True)
+    np.testing.assert_allclose(a.rolls["frame"], b.rolls["frame"], atol=1e-4)
+    assert a.notes == b.notes
+
+
+def test_zero_length_and_silence_give_empty_results(tiny_checkpoint):
+    t = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint)
+    with torch.no_grad():  # a model that never fires: silence must come out empty, not crash
+        for head in t.model.heads.values():
+            head.linear.bias.fill_(-20.0)
+    assert t.transcribe(np.zeros(0, np.float32), sample_rate=SR).notes == []
+    result = t.transcribe(np.zeros(SR * 2, np.float32), sample_rate=SR)
+    assert result.notes == [] and result.duration == 2.0
+
+
+def test_missing_shipped_weights_say_how_to_get_them(monkeypatch, tmp_path):
+    monkeypatch.setattr("hppnet_plugin.weights.WEIGHTS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="checkpoint=PATH"):
+        hppnet_plugin.load_transcriber("hppnet-sp")
+
+
+def test_checksum_mismatch_is_refused(tiny_checkpoint, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(tiny_checkpoint.read_bytes())
+    bad.with_suffix(".json").write_text(json.dumps({"sha256": "0" * 64}))
+    with pytest.raises(ValueError, match="checksum mismatch.*expected sha256 0000"):
+        hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=bad)
+
+
+def test_wrong_shape_checkpoint_is_a_clear_error(tiny_checkpoint, tmp_path):
+    data = torch.load(tiny_checkpoint, weights_only=True)
+    data["config"]["channels"] = 64  # weights are E=48
+    path = tmp_path / "wrong.pt"
+    torch.save(data, path)
+    with pytest.raises(ValueError, match="does not fit an HPPNet-tiny with E=64"):
+        hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=path)
+
+
+def test_not_a_checkpoint(tmp_path):
+    path = tmp_path / "junk.pt"
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="not a readable PyTorch weight file"):
+        hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=path)
+    with pytest.raises(FileNotFoundError):
+        hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tmp_path / "missing.pt")
+
+
+def test_bad_options(tiny_checkpoint):
+    with pytest.raises(ValueError, match="onset_threshold"):
+        hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, onset_threshold=2)
+    with pytest.raises(ValueError, match="unknown device"):
+        hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, device="tpu9")
