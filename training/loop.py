@@ -229,7 +229,7 @@ def run(args):
     progress = tqdm(total=args.steps, initial=step, desc=f"train {config.variant}", unit="step",
                     disable=rank != 0 or args.no_progress, dynamic_ncols=True)
     model.train()
-    running, stop = {}, False
+    running, running_steps, stop = {}, 0, False
     while step < args.steps and not stop:
         dataset.set_epoch(epoch)
         if hasattr(sampler, "set_epoch"):
@@ -253,10 +253,11 @@ def run(args):
             step += 1
             for k, v in losses.items():
                 running[k] = running.get(k, 0.0) + v.item()
+            running_steps += 1
             progress.update(1)
             if step % args.log_every == 0 and writer:
-                avg = {k: v / args.log_every for k, v in running.items()}
-                running = {}
+                avg = {k: v / running_steps for k, v in running.items()}
+                running, running_steps = {}, 0
                 progress.set_postfix(loss=f"{avg['total']:.4f}", best_f1=f"{max(best, 0):.3f}")
                 writer.writerow({"step": step, "wall_s": round(wall_before + time.time() - start_time, 1),
                                  "kind": "train", "lr": scheduler.get_last_lr()[0],
@@ -284,16 +285,15 @@ def run(args):
                     stop = since_best >= args.patience
                     if stop:
                         log.info("early stop: %d validations without improvement", since_best)
-                if dist is not None:
-                    flag = torch.tensor([int(stop)], device=device)
-                    dist.broadcast(flag, 0)
-                    stop = bool(flag.item())
-            timed_out = args.max_minutes and time.time() - start_time > args.max_minutes * 60
-            if rank == 0 and (time.time() - last_save > args.checkpoint_minutes * 60 or timed_out):
+            if args.max_minutes and time.time() - start_time > args.max_minutes * 60:
+                stop = True
+            if dist is not None:  # rank 0 decides (early stop, time limit); all ranks follow
+                flag = torch.tensor([int(stop)], device=device)
+                dist.broadcast(flag, 0)
+                stop = bool(flag.item())
+            if rank == 0 and (time.time() - last_save > args.checkpoint_minutes * 60 or stop):
                 checkpoint(last)
                 last_save = time.time()
-            if timed_out:
-                stop = True
             if stop or step >= args.steps:
                 break
         else:
