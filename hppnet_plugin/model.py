@@ -5,6 +5,8 @@ No I/O and no device handling here.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -12,6 +14,11 @@ from torch import nn
 from .config import HPPNetConfig
 
 HEADS = ("onset", "frame", "offset", "velocity")
+
+INITIAL_PROBABILITY = {"onset": 0.01, "frame": 0.05, "offset": 0.01, "velocity": 0.5}
+"""Output-bias initialisation: each head starts at roughly its label frequency
+instead of 0.5, which skips the long first phase in which the network only learns
+that almost every (frame, key) is silent (an init choice, not an architecture change)."""
 
 
 class HarmonicDilatedConv(nn.Module):
@@ -67,12 +74,25 @@ class HarmonicDilatedConv(nn.Module):
         return F.relu(sum(branch(x) for branch in self.branches))
 
 
+def instance_norm(channels: int) -> nn.Module:
+    """Instance normalisation with a per-channel affine, as GroupNorm(C, C).
+
+    Mathematically identical to ``nn.InstanceNorm2d(C, affine=True)`` (same
+    parameter names, so checkpoints are interchangeable), but nn.InstanceNorm2d's
+    CPU backward is wrong for channels-last tensors in torch 2.13 (the layout the
+    FG-LSTM's permute hands back as gradient): measured max gradient error 14
+    against a hand-written norm, which stalled training. GroupNorm's is exact
+    (tests/test_model.py checks this).
+    """
+    return nn.GroupNorm(channels, channels, eps=1e-5, affine=True)
+
+
 def _conv_block(cin, cout, kernel, dilation=(1, 1)):
     padding = tuple(dil * (k // 2) for k, dil in zip(kernel, dilation))
     return nn.Sequential(
         nn.Conv2d(cin, cout, kernel, padding=padding, dilation=dilation),
         nn.ReLU(),
-        nn.InstanceNorm2d(cout, affine=True),
+        instance_norm(cout),
     )
 
 
@@ -98,10 +118,12 @@ class FGLSTMHead(nn.Module):
     """Frequency-grouped LSTM: every key is its own sequence through one shared
     bidirectional LSTM (pitch invariance), then Linear -> 1 logit per key and frame."""
 
-    def __init__(self, in_channels: int, hidden: int):
+    def __init__(self, in_channels: int, hidden: int, initial_probability: float = 0.5):
         super().__init__()
         self.lstm = nn.LSTM(in_channels, hidden, batch_first=True, bidirectional=True)
         self.linear = nn.Linear(2 * hidden, 1)
+        p = initial_probability
+        nn.init.constant_(self.linear.bias, math.log(p / (1 - p)))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         b, e, t, k = features.shape
@@ -125,12 +147,12 @@ class HPPNet(nn.Module):
         if config.variant == "sp":
             self.onset_trunk = Trunk(config)
             self.trunk = Trunk(config)
-            self.heads = nn.ModuleDict({"onset": FGLSTMHead(e, hidden)})
+            self.heads = nn.ModuleDict({"onset": FGLSTMHead(e, hidden, INITIAL_PROBABILITY["onset"])})
             for name in HEADS[1:]:
-                self.heads[name] = FGLSTMHead(e + 1, hidden)
+                self.heads[name] = FGLSTMHead(e + 1, hidden, INITIAL_PROBABILITY[name])
         else:
             self.trunk = Trunk(config)
-            self.heads = nn.ModuleDict({name: FGLSTMHead(e, hidden) for name in HEADS})
+            self.heads = nn.ModuleDict({name: FGLSTMHead(e, hidden, INITIAL_PROBABILITY[name]) for name in HEADS})
 
     def forward(self, features: torch.Tensor, heads=HEADS) -> dict:
         unknown = set(heads) - set(HEADS)

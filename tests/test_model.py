@@ -57,3 +57,27 @@ def test_config_roundtrip_and_errors():
         HPPNetConfig.for_variant("huge")
     with pytest.raises(ValueError, match="newer hppnet-plugin"):
         HPPNetConfig.from_dict({**config.to_dict(), "future_field": 1})
+
+
+def test_instance_norm_gradient_is_exact_for_channels_last_and_permuted_gradients():
+    """The FG-LSTM's permute hands the trunk a channels-last gradient; torch 2.13's
+    nn.InstanceNorm2d CPU backward gets that wrong, ours must not."""
+    from hppnet_plugin.model import instance_norm
+
+    torch.manual_seed(0)
+    norm = instance_norm(16)
+    norm.weight.data = torch.randn(16)
+    x = torch.randn(1, 16, 30, 88)
+    grad_out = torch.randn(1, 88, 30, 16).permute(0, 3, 2, 1)
+
+    def reference(x):
+        mean = x.mean((2, 3), keepdim=True)
+        var = x.var((2, 3), unbiased=False, keepdim=True)
+        return (x - mean) / torch.sqrt(var + 1e-5) * norm.weight.view(1, -1, 1, 1) + norm.bias.view(1, -1, 1, 1)
+
+    xr = x.clone().requires_grad_()
+    (expected,) = torch.autograd.grad((reference(xr) * grad_out.contiguous()).sum(), xr)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        xi = x.clone().contiguous(memory_format=layout).requires_grad_()
+        (got,) = torch.autograd.grad((norm(xi) * grad_out).sum(), xi)
+        torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
