@@ -10,6 +10,8 @@ batch size, not the file length.
 from __future__ import annotations
 
 import math
+import time
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -17,6 +19,19 @@ import torch
 from . import constants as C
 
 INFERENCE_HEADS = ("onset", "frame", "velocity")  # the offset head is for training only
+
+
+@contextmanager
+def timed(timings, stage: str):
+    """Add the block's wall time to ``timings[stage]`` (seconds) when timings is a dict."""
+    if timings is None:
+        yield
+        return
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
 def choose_device(device="auto") -> torch.device:
@@ -57,7 +72,8 @@ class FeatureArraySource:
 class AudioFeatureSource:
     """Windows of log-CQT computed from a stream of 16 kHz blocks, with bounded memory."""
 
-    def __init__(self, blocks, frontend, device):
+    def __init__(self, blocks, frontend, device, timings=None):
+        self.timings = timings
         self.blocks = iter(blocks)
         self.frontend = frontend
         self.device = device
@@ -71,7 +87,8 @@ class AudioFeatureSource:
         parts = [self.buffer]
         have = self.buffer_start + len(self.buffer)
         while self.n_samples is None and have < until_sample:
-            block = next(self.blocks, None)
+            with timed(self.timings, "audio"):
+                block = next(self.blocks, None)
             if block is None:
                 self.n_samples = have
                 break
@@ -98,13 +115,13 @@ class AudioFeatureSource:
             b = min(b, self.n_samples)
         if b > a:
             segment[a - lo:b - lo] = self.buffer[a - self.buffer_start:b - self.buffer_start]
-        with torch.no_grad():
+        with torch.no_grad(), timed(self.timings, "cqt"):
             audio = torch.from_numpy(segment).to(self.device)
             return self.frontend(audio.unsqueeze(0), prepadded=True)[0, 0]
 
 
 def stream_rolls(model, source, chunk_frames: int = 1000, context_frames: int = 100,
-                 batch_size: int = 4, heads=INFERENCE_HEADS, device=None, progress=None):
+                 batch_size: int = 4, heads=INFERENCE_HEADS, device=None, progress=None, timings=None):
     """Yield ``(start_frame, {head: probabilities (frames, 88) float32 ndarray})`` in order.
 
     ``source`` gives features for frame ranges (see FeatureArraySource,
@@ -133,9 +150,9 @@ def stream_rolls(model, source, chunk_frames: int = 1000, context_frames: int = 
         for length in sorted({len(f) for *_, f in batch}):
             members = [i for i, (*_, f) in enumerate(batch) if len(f) == length]
             x = torch.stack([batch[i][3] for i in members]).unsqueeze(1).to(device)
-            with torch.no_grad():
+            with torch.no_grad(), timed(timings, "model"):
                 logits = model(x, heads=heads)
-            out = {h: torch.sigmoid(v).float().cpu().numpy() for h, v in logits.items()}
+                out = {h: torch.sigmoid(v).float().cpu().numpy() for h, v in logits.items()}
             for j, i in enumerate(members):
                 probs[i] = {h: v[j] for h, v in out.items()}
         for i, (s, e, lo, _) in enumerate(batch):

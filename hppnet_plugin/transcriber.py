@@ -89,7 +89,7 @@ class HPPNetTranscriber:
         return f"HPPNetTranscriber({self.name!r}, variant={self.config.variant}, device={self.device})"
 
     def transcribe(self, audio, sample_rate: Optional[float] = None, return_rolls: bool = False,
-                   progress: bool = False) -> Transcription:
+                   progress: bool = False, timings: Optional[dict] = None) -> Transcription:
         """Transcribe a file path or an array.
 
         Parameters
@@ -101,15 +101,18 @@ class HPPNetTranscriber:
             Also return the onset/frame/velocity probability rolls (frames, 88).
         progress : bool
             Show a tqdm bar over the audio duration.
+        timings : dict, optional
+            Filled with seconds spent per stage: "audio" (read + resample), "cqt",
+            "model", "decode" (for profiling and benchmarks/).
         """
         import numpy as np
 
         from .audio import AudioSource
         from .decoding import NoteDecoder
-        from .inference import AudioFeatureSource, stream_rolls
+        from .inference import AudioFeatureSource, stream_rolls, timed
 
         source = AudioSource(audio, sample_rate)
-        features = AudioFeatureSource(source.blocks(), self.frontend, self.device)
+        features = AudioFeatureSource(source.blocks(), self.frontend, self.device, timings)
         decoder = NoteDecoder(self.onset_threshold, self.frame_threshold,
                               self.config.sample_rate / self.config.hop_length)
         rolls = {"onset": [], "frame": [], "velocity": []} if return_rolls else None
@@ -125,14 +128,16 @@ class HPPNetTranscriber:
                 bar.update(round(min(end_frame / fps, source.duration_s) - bar.n, 1))
 
         for _, probs in stream_rolls(self.model, features, self.chunk_frames, self.context_frames,
-                                     self.batch_size, device=self.device, progress=advance):
-            decoder.push(probs["onset"], probs["frame"], probs["velocity"])
+                                     self.batch_size, device=self.device, progress=advance, timings=timings):
+            with timed(timings, "decode"):
+                decoder.push(probs["onset"], probs["frame"], probs["velocity"])
             if rolls is not None:
                 for k in rolls:
                     rolls[k].append(probs[k])
         if bar is not None:
             bar.close()
-        notes = decoder.finish()
+        with timed(timings, "decode"):
+            notes = decoder.finish()
         if rolls is not None:
             rolls = {k: np.concatenate(v) if v else np.zeros((0, C.N_KEYS), np.float32) for k, v in rolls.items()}
         return Transcription(notes=notes, duration=source.duration_s, rolls=rolls,

@@ -22,6 +22,7 @@ def add_arguments(sub):
     p.add_argument("checkpoint", help="best.pt / last.pt from a training run")
     p.add_argument("out", help="weight file to write, e.g. hppnet_plugin/weights/hppnet-tiny.pt")
     p.add_argument("--fp16", action="store_true", help="store tensors as float16 (loaded as fp32)")
+    p.add_argument("--curve", help="also write a PNG of validation F1 over training steps (needs matplotlib)")
     p.add_argument("--overwrite", action="store_true")
 
 
@@ -75,6 +76,34 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False) -> Path
     return out
 
 
+def plot_learning_curve(run_dir, out_png, title: str = "") -> Path:
+    """Validation F1 (note, frame, note+offset) over steps from ``<run>/metrics.csv``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = {int(r["step"]): r for r in _validation_history(Path(run_dir))}  # a resumed run may repeat steps
+    if not history:
+        raise ValueError(f"no validation rows in {Path(run_dir) / 'metrics.csv'}")
+    steps = sorted(history)
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    for key, label in (("note_f1", "note F1"), ("frame_f1", "frame F1"), ("note_offset_f1", "note+offset F1")):
+        ax.plot(steps, [float(history[s].get(key, "nan")) for s in steps], marker="o", ms=3, label=label)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation F1")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title or f"validation during training ({Path(run_dir).name})")
+    fig.tight_layout()
+    fig.savefig(out_png)
+    plt.close(fig)
+    return Path(out_png)
+
+
 def run(args):
     path = export(args.checkpoint, args.out, fp16=args.fp16, overwrite=args.overwrite)
     print(f"wrote {path} and {sidecar_path(path)}")
+    if args.curve:
+        print(f"wrote {plot_learning_curve(Path(args.checkpoint).parent, args.curve)}")

@@ -215,6 +215,22 @@ def run(args):
     writer = csv.DictWriter(writer_file, METRIC_COLUMNS) if writer_file else None
     if writer and new_file:
         writer.writeheader()
+    tensorboard = None
+    if rank == 0:
+        try:  # optional: TensorBoard event files beside metrics.csv when tensorboard is installed
+            from torch.utils.tensorboard import SummaryWriter
+
+            tensorboard = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:
+            pass
+
+    def log_row(row):
+        writer.writerow(row)
+        writer_file.flush()
+        if tensorboard is not None:
+            for key, value in row.items():
+                if key not in ("step", "kind", "wall_s") and value not in (None, ""):
+                    tensorboard.add_scalar(f"{row['kind']}/{key}", float(value), row["step"])
 
     def checkpoint(path):
         _save({"config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -259,18 +275,16 @@ def run(args):
                 avg = {k: v / running_steps for k, v in running.items()}
                 running, running_steps = {}, 0
                 progress.set_postfix(loss=f"{avg['total']:.4f}", best_f1=f"{max(best, 0):.3f}")
-                writer.writerow({"step": step, "wall_s": round(wall_before + time.time() - start_time, 1),
-                                 "kind": "train", "lr": scheduler.get_last_lr()[0],
-                                 **{f"loss_{k}": round(v, 5) for k, v in avg.items()}})
-                writer_file.flush()
+                log_row({"step": step, "wall_s": round(wall_before + time.time() - start_time, 1),
+                         "kind": "train", "lr": scheduler.get_last_lr()[0],
+                         **{f"loss_{k}": round(v, 5) for k, v in avg.items()}})
             if step % args.validate_every == 0 or step == args.steps:
                 if rank == 0:
                     scores = validate(model, val_items, device)
                     row = {"step": step, "wall_s": round(wall_before + time.time() - start_time, 1),
                            "kind": "validation", "lr": scheduler.get_last_lr()[0]}
                     row.update({f"{g}_f1": round(scores[f"{g}_f1"], 4) for g in M.METRIC_GROUPS})
-                    writer.writerow(row)
-                    writer_file.flush()
+                    log_row(row)
                     improved = scores["note_f1"] > best
                     if improved:
                         best, since_best = scores["note_f1"], 0
@@ -303,6 +317,8 @@ def run(args):
         if not (out / "best.pt").exists():
             checkpoint(out / "best.pt")
         writer_file.close()
+        if tensorboard is not None:
+            tensorboard.close()
     progress.close()
     if dist is not None:
         dist.barrier()

@@ -1,0 +1,222 @@
+"""Inference speed and memory of the HPPNet variants (and basic-pitch when installed).
+
+    python benchmarks/inference_speed.py                    # 60 s and 10 min, sp/base/tiny, 3 runs
+    python benchmarks/inference_speed.py --memory           # peak RSS for 1, 10 and 60 min of audio
+    python benchmarks/inference_speed.py --durations 20 --runs 2 --variants tiny   # quick look
+
+Prints a table and writes a JSON (default benchmarks/results-<host>.json). Real-time
+factor = wall time / audio duration (median of --runs after one warm-up), split into
+load+resample, CQT, model and decoding. Variants without shipped weights run with
+random weights (speed does not depend on the values; decoding time does a little,
+through the number of notes, so the JSON records which weights were used).
+Achieved GFLOP/s is the analytic FLOP count of the model per audio second times the
+audio seconds per wall second, against this machine's own dense fp32 GEMM rate.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+VARIANTS = ("sp", "base", "tiny")
+
+
+def synthetic_piano(seconds: float, sr: int = 44100, seed: int = 0) -> np.ndarray:
+    """Deterministic stereo 'piano-like' audio: decaying harmonic notes, 4 notes/s, 88 keys."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * sr), np.float32)
+    t_note = np.arange(int(0.8 * sr)) / sr
+    envelope = np.exp(-4 * t_note).astype(np.float32)
+    for start in np.arange(0, seconds - 0.8, 0.25):
+        pitch = int(rng.integers(21, 109))
+        f0 = 440 * 2 ** ((pitch - 69) / 12)
+        tone = sum(np.sin(2 * np.pi * f0 * h * t_note) / h for h in range(1, 5) if f0 * h < sr / 2)
+        i = int(start * sr)
+        out[i:i + len(t_note)] += (0.1 * tone * envelope).astype(np.float32)
+    return np.stack([out, out * 0.9], axis=1)
+
+
+def write_audio(seconds: float, folder: Path) -> Path:
+    import soundfile as sf
+
+    path = folder / f"bench-{int(seconds)}s.flac"
+    if not path.exists():
+        sf.write(path, synthetic_piano(seconds), 44100, subtype="PCM_16")
+    return path
+
+
+def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - start)
+    return 2 * n ** 3 / statistics.median(times) / 1e9
+
+
+def model_flops_per_audio_second(config, heads=3) -> float:
+    """Analytic FLOPs (2 per multiply-add) of HPPNet inference per second of audio."""
+    fps = config.sample_rate / config.hop_length
+    s, e, f, keys = config.stem_channels, config.channels, config.n_bins, 88
+    trunk = 2 * (1 * s * 49 * f + 2 * s * s * 49 * f)          # three 7x7 convs
+    trunk += 2 * (17 * s * e * f)                               # HD-Conv as one GEMM
+    trunk += 2 * (4 * e * e * 15 * keys)                        # four 5x3 convs on 88 keys
+    hidden = e // 2
+
+    def head(inputs):
+        return keys * (2 * 2 * 4 * hidden * (inputs + hidden) + 2 * 2 * hidden)
+
+    if config.variant == "sp":
+        per_frame = 2 * trunk + head(e) + (heads - 1) * head(e + 1)
+    else:
+        per_frame = trunk + heads * head(e)
+    return per_frame * fps
+
+
+def load(variant: str, threads: int):
+    import torch
+
+    from hppnet_plugin.config import HPPNetConfig
+    from hppnet_plugin.model import HPPNet
+    from hppnet_plugin.registry import load_transcriber
+    from hppnet_plugin.weights import WEIGHTS_FORMAT
+
+    name = f"hppnet-{variant}"
+    try:
+        return load_transcriber(name, device="cpu", threads=threads), "shipped"
+    except FileNotFoundError:
+        torch.manual_seed(0)
+        model = HPPNet(HPPNetConfig.for_variant(variant))
+        path = Path(tempfile.gettempdir()) / f"hppnet-bench-random-{variant}.pt"
+        torch.save({"format": WEIGHTS_FORMAT, "config": model.config.to_dict(), "state_dict": model.state_dict()}, path)
+        return load_transcriber(name, checkpoint=path, device="cpu", threads=threads), "random"
+
+
+def bench_transcriber(transcriber, path: Path, duration: float, runs: int) -> dict:
+    transcriber.transcribe(path)  # warm-up
+    walls, stages = [], []
+    for _ in range(runs):
+        timings = {}
+        start = time.perf_counter()
+        result = transcriber.transcribe(path, timings=timings) if hasattr(transcriber, "config") \
+            else transcriber.transcribe(path)
+        walls.append(time.perf_counter() - start)
+        stages.append(timings)
+    row = {"rtf": statistics.median(walls) / duration, "rtf_runs": [w / duration for w in walls],
+           "notes": len(result.notes)}
+    for stage in ("audio", "cqt", "model", "decode"):
+        values = [s.get(stage) for s in stages if s.get(stage) is not None]
+        if values:
+            row[f"rtf_{stage}"] = statistics.median(values) / duration
+    return row
+
+
+def run_speed(args) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    folder = Path(tempfile.gettempdir()) / "hppnet-bench-audio"
+    folder.mkdir(exist_ok=True)
+    files = {d: write_audio(d, folder) for d in args.durations}
+    gflops = gemm_gflops()
+    results = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
+                           "cpus": os.cpu_count(), "threads": args.threads, "torch": torch.__version__,
+                           "gemm_fp32_gflops": round(gflops, 1)}, "rows": []}
+    for variant in args.variants:
+        transcriber, weights = load(variant, args.threads)
+        flops = model_flops_per_audio_second(transcriber.config)
+        for duration, path in files.items():
+            row = {"transcriber": f"hppnet-{variant}", "weights": weights, "duration_s": duration,
+                   **bench_transcriber(transcriber, path, duration, args.runs)}
+            model_rtf = row.get("rtf_model")
+            row["model_gflop_per_audio_s"] = round(flops / 1e9, 2)
+            if model_rtf:
+                row["model_gflops_achieved"] = round(flops / 1e9 / model_rtf, 1)
+                row["fraction_of_gemm_peak"] = round(flops / 1e9 / model_rtf / gflops, 3)
+            results["rows"].append(row)
+            print_row(row)
+    if args.basic_pitch:
+        try:
+            from hppnet_plugin.registry import load_transcriber
+
+            bp = load_transcriber("basic-pitch")
+        except ImportError as error:
+            print(f"basic-pitch not measured: {error}", file=sys.stderr)
+        else:
+            for duration, path in files.items():
+                row = {"transcriber": "basic-pitch", "duration_s": duration,
+                       **bench_transcriber(bp, path, duration, args.runs)}
+                results["rows"].append(row)
+                print_row(row)
+    return results
+
+
+def print_row(row):
+    parts = [f"{row['transcriber']:12s} {row['duration_s']:>6.0f}s  RTF {row['rtf']:.4f}"]
+    for stage in ("audio", "cqt", "model", "decode"):
+        if f"rtf_{stage}" in row:
+            parts.append(f"{stage} {row[f'rtf_{stage}']:.4f}")
+    if "model_gflops_achieved" in row:
+        parts.append(f"model {row['model_gflops_achieved']} GFLOP/s ({100 * row['fraction_of_gemm_peak']:.0f}% of GEMM)")
+    print("  ".join(parts), flush=True)
+
+
+def child_peak_rss(variant: str, path: Path, threads: int) -> dict:
+    """Transcribe in a fresh process; return its peak RSS (MiB) and wall time."""
+    code = ("import sys, time, resource; sys.path.insert(0, %r); from inference_speed import load; "
+            "t, w = load(%r, %d); s = time.perf_counter(); r = t.transcribe(%r); "
+            "print(time.perf_counter() - s, len(r.notes), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+            % (str(Path(__file__).parent), variant, threads, str(path)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    wall, notes, rss_kib = out.stdout.split()[-3:]
+    return {"wall_s": float(wall), "notes": int(notes), "peak_rss_mib": int(rss_kib) / 1024}
+
+
+def run_memory(args) -> dict:
+    folder = Path(tempfile.gettempdir()) / "hppnet-bench-audio"
+    folder.mkdir(exist_ok=True)
+    rows = []
+    for minutes in args.memory_minutes:
+        path = write_audio(minutes * 60, folder)
+        for variant in args.variants:
+            row = {"transcriber": f"hppnet-{variant}", "minutes": minutes, **child_peak_rss(variant, path, args.threads)}
+            rows.append(row)
+            print(f"{row['transcriber']:12s} {minutes:>3d} min  peak RSS {row['peak_rss_mib']:.0f} MiB  "
+                  f"wall {row['wall_s']:.1f} s", flush=True)
+    return {"memory": rows}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", default="sp,base,tiny", type=lambda s: s.split(","))
+    parser.add_argument("--durations", default="60,600", type=lambda s: [float(x) for x in s.split(",")])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-basic-pitch", dest="basic_pitch", action="store_false")
+    parser.add_argument("--memory", action="store_true", help="measure peak RSS vs length instead of speed")
+    parser.add_argument("--memory-minutes", default="1,10,60", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    results = run_memory(args) if args.memory else run_speed(args)
+    out = Path(args.json or Path(__file__).with_name(
+        f"results-{'memory' if args.memory else 'speed'}-{platform.node() or 'host'}.json"))
+    out.write_text(json.dumps(results, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+import sys
+
+import pytest
+
+import hppnet_plugin
+from hppnet_plugin.adapters.basic_pitch import predict
+
+
+def test_predict_has_basic_pitchs_shape(tiny_checkpoint, wav_file):
+    model_output, midi_data, note_events = predict(wav_file, tiny_checkpoint, minimum_note_length=0)
+    assert set(model_output) == {"note", "onset", "velocity"}
+    assert model_output["note"].shape == (101, 88)
+    assert len(note_events) == len(midi_data.instruments[0].notes)
+    for start, end, pitch, amplitude, bends in note_events:
+        assert 0 <= start < end and 21 <= pitch <= 108 and 0 < amplitude <= 1 and bends is None
+    _, _, filtered = predict(wav_file, tiny_checkpoint, minimum_note_length=1e9)
+    assert filtered == []
+
+
+def test_missing_extra_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "basic_pitch", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'hppnet-plugin\[basic-pitch\]'"):
+        hppnet_plugin.load_transcriber("basic-pitch")
+
+
+def test_basic_pitch_backend_transcribes(wav_file):
+    pytest.importorskip("basic_pitch", reason="optional extra: pip install 'hppnet-plugin[basic-pitch]'")
+    t = hppnet_plugin.load_transcriber("basic-pitch")
+    result = t.transcribe(wav_file)
+    assert result.transcriber == "basic-pitch"
+    assert any(abs(n.pitch - 60) <= 12 for n in result.notes)  # the C4 tone (or an octave error)
