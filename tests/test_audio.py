@@ -85,9 +85,11 @@ def test_truncated_flac_is_an_error_not_a_crash(tmp_path):
         load_audio(path)
 
 
-@pytest.mark.parametrize("suffix,fmt", [(".wav", "WAV"), (".flac", "FLAC"), (".ogg", "OGG")])
+@pytest.mark.parametrize("suffix,fmt", [(".wav", "WAV"), (".flac", "FLAC"), (".ogg", "OGG"), (".mp3", "MP3")])
 def test_formats(tmp_path, suffix, fmt):
+    if fmt not in sf.available_formats():
+        pytest.skip(f"this libsndfile cannot write {fmt}")
     tone = piano_like_tone(69, 1.0)
     sf.write(tmp_path / f"a{suffix}", tone, 22050, format=fmt)
     audio = load_audio(tmp_path / f"a{suffix}")
-    assert abs(len(audio) - len(tone) * SR / 22050) < 5
+    assert abs(len(audio) - len(tone) * SR / 22050) < (2000 if fmt == "MP3" else 5)  # MP3 adds codec padding

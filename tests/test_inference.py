@@ -47,3 +47,31 @@ def test_device_choice():
 
         with pytest.raises(ValueError, match="CUDA is not available"):
             choose_device("cuda")
+
+
+def test_long_stream_keeps_memory_bounded():
+    """10 minutes of audio stream through window by window: the audio buffer never
+    holds more than one window plus one input block, whatever the length."""
+    from hppnet_plugin.config import HPPNetConfig
+    from hppnet_plugin.frontend import LogCQT
+    from hppnet_plugin.inference import AudioFeatureSource
+
+    block = np.zeros(160_000, np.float32)  # 10 s blocks, as the file reader yields them
+    n_blocks = 60
+    frontend = LogCQT(HPPNetConfig.for_variant("tiny"))
+    source = AudioFeatureSource((block for _ in range(n_blocks)), frontend, torch.device("cpu"))
+    largest = 0
+
+    class Probe(FrameLocalModel):
+        def forward(self, features, heads=("onset", "frame", "velocity")):
+            nonlocal largest
+            largest = max(largest, len(source.buffer))
+            return super().forward(features, heads)
+
+    frames = 0
+    for start, probs in stream_rolls(Probe(), source, chunk_frames=1000, context_frames=100, batch_size=2):
+        assert start == frames
+        frames += len(probs["frame"])
+    assert frames == 160_000 * n_blocks // 320 + 1
+    window_samples = (1000 + 2 * 100) * 320 * 2 + 2 * frontend.padding  # batch of 2 windows
+    assert largest <= window_samples + len(block)

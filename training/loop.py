@@ -72,6 +72,9 @@ def add_arguments(sub):
     p.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after N minutes")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files to <out>/tensorboard (needs tensorboard; "
+                        "opt-in because importing it pulls in TensorFlow where that is installed)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -214,13 +217,12 @@ def run(args):
     if writer and new_file:
         writer.writeheader()
     tensorboard = None
-    if rank == 0:
-        try:  # optional: TensorBoard event files beside metrics.csv when tensorboard is installed
+    if rank == 0 and args.tensorboard:
+        try:  # TensorBoard event files beside metrics.csv
             from torch.utils.tensorboard import SummaryWriter
-
-            tensorboard = SummaryWriter(str(out / "tensorboard"))
-        except ImportError:
-            pass
+        except ImportError as error:
+            raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard") from error
+        tensorboard = SummaryWriter(str(out / "tensorboard"))
 
     def log_row(row):
         writer.writerow(row)
