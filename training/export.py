@@ -62,7 +62,7 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False) -> Path
     meta = {
         "name": f"hppnet-{config['variant']}", "variant": config["variant"], "format": WEIGHTS_FORMAT,
         "dtype": "float16" if fp16 else "float32", "parameters": count_parameters(model),
-        "training_command": run.get("command", ""), "corpus_manifest_sha256": run.get("corpus_manifest_sha256", ""),
+        "training_command": run.get("command", ""), "training_history": run.get("history", []), "corpus_manifest_sha256": run.get("corpus_manifest_sha256", ""),
         "train_hours": run.get("train_hours"), "device": run.get("device"), "threads": run.get("threads"),
         "steps": full.get("step") if isinstance(full, dict) else None,
         "wall_hours": round(full.get("wall_s", 0) / 3600, 3) if isinstance(full, dict) else None,

@@ -58,6 +58,8 @@ def add_arguments(sub):
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--lr-decay-steps", type=int, default=10_000, help="multiply lr by --lr-decay every N steps")
     p.add_argument("--lr-decay", type=float, default=0.98)
+    p.add_argument("--reset-lr", action="store_true",
+                   help="on resume, restart the schedule at --lr instead of the checkpoint's learning rate")
     p.add_argument("--clip-grad", type=float, default=3.0, help="max gradient norm (0: off)")
     p.add_argument("--validate-every", type=int, default=500)
     p.add_argument("--validation-pieces", type=int, default=10, help="fixed validation subset size")
@@ -193,8 +195,14 @@ def run(args):
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
+        if args.reset_lr:  # continue from the checkpoint with a new learning-rate schedule
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] = args.lr
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=args.lr_decay_steps,
+                                                        gamma=args.lr_decay)
         if rank == 0:
-            log.info("resumed from %s at step %d (best note F1 %.4f)", last, step, best)
+            log.info("resumed from %s at step %d (best note F1 %.4f, lr %.2e)", last, step, best,
+                     optimizer.param_groups[0]["lr"])
     train_model = model
     if dist is not None:
         train_model = torch.nn.parallel.DistributedDataParallel(
@@ -207,6 +215,10 @@ def run(args):
                     "train_pieces": len(train_paths), "train_hours": dataset.total_frames / 50 / 3600,
                     "validation_pieces": len(val_paths), "corpus_manifest_sha256": _manifest_hash(data_root),
                     "device": str(device), "world_size": world, "threads": torch.get_num_threads()}
+        previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+        # Every (re)start of this run, with the step it started from: the full provenance.
+        run_info["history"] = previous.get("history", []) + [
+            {"command": run_info["command"], "from_step": step, "started": time.strftime("%Y-%m-%d %H:%M:%S")}]
         (out / "run.json").write_text(json.dumps(run_info, indent=1, default=str))
         log.info("%s: %d parameters, %d training pieces (%.2f h), device %s",
                  config.variant, count_parameters(model), len(train_paths), run_info["train_hours"], device)
