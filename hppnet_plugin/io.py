@@ -10,6 +10,12 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write, overwrite: bool = False, mode: str = "wb") -> Path:
     """Call ``write(file_object)`` on a temporary file, then move it to ``path``."""
     path = Path(path)
@@ -21,6 +27,7 @@ def atomic_write(path, write, overwrite: bool = False, mode: str = "wb") -> Path
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

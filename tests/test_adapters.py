@@ -88,3 +88,13 @@ def test_note_validation():
         Note(0.0, 1.0, 60, 0)
     with pytest.raises(ValueError, match="finite"):
         Note(0.0, np.inf, 60, 64)
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    path = csv_adapter.write_csv(NOTES, tmp_path / "p.csv")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
