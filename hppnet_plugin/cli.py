@@ -7,7 +7,6 @@ from pathlib import Path
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".m4a")
 FORMATS = ("mid", "csv", "ns", "npz")
-DEFAULT_MODEL = "hppnet-sp"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "plot: <stem>.png) next to the input, or in -o OUTDIR.")
     t.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders")
     t.add_argument("-o", "--output-dir", help="folder for outputs (default: beside each input)")
-    t.add_argument("--model", default=DEFAULT_MODEL, help=f"registered transcriber (default {DEFAULT_MODEL}; see `hppnet list`)")
+    t.add_argument("--model", default=None,
+                   help="registered transcriber (see `hppnet list`); default: the best HPPNet variant whose "
+                        "weights ship with this installation (sp, then base, then tiny)")
     t.add_argument("--checkpoint", help="your own weight file or training checkpoint")
     t.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
     t.add_argument("--threads", type=int, help="CPU threads")
@@ -109,6 +110,10 @@ def cmd_transcribe(args) -> int:
         options["threads"] = args.threads
     if args.checkpoint:
         options["checkpoint"] = args.checkpoint
+    if args.model is None:
+        from .weights import best_shipped_name
+
+        args.model = best_shipped_name()
     try:
         transcriber = load_transcriber(args.model, **options) if plans else None
     except (ValueError, FileNotFoundError, ImportError) as error:

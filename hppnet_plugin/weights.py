@@ -17,6 +17,14 @@ WEIGHTS_FORMAT = "hppnet-plugin-weights/1"
 SHIPPED = {"hppnet-sp": "hppnet-sp.pt", "hppnet-base": "hppnet-base.pt", "hppnet-tiny": "hppnet-tiny.pt"}
 
 
+def best_shipped_name(preference=("hppnet-sp", "hppnet-base", "hppnet-tiny")) -> str:
+    """The first name in ``preference`` whose weights ship in this installation."""
+    for name in preference:
+        if (WEIGHTS_DIR / SHIPPED[name]).exists():
+            return name
+    return preference[0]
+
+
 def sha256_of(path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
