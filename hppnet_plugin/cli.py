@@ -120,11 +120,16 @@ def cmd_transcribe(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     need_rolls = "npz" in formats or args.plot
+    # A second bar inside each file answers "is it stuck?" on long recordings (HPPNet backends).
+    import inspect
+
+    progress_option = ({"progress": True} if not args.quiet and transcriber is not None
+                       and "progress" in inspect.signature(transcriber.transcribe).parameters else {})
     bar = tqdm(plans, unit="file", desc="transcribing", disable=args.quiet or len(plans) < 1)
     for audio, paths in bar:
         bar.set_postfix_str(audio.name)
         try:
-            result = transcriber.transcribe(audio, return_rolls=need_rolls)
+            result = transcriber.transcribe(audio, return_rolls=need_rolls, **progress_option)
             write_outputs(result, paths, args.overwrite)
             bar.write(f"{audio}: {len(result.notes)} notes -> {', '.join(str(p) for p in paths.values())}") \
                 if not args.quiet else None
