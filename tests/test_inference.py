@@ -25,10 +25,11 @@ def test_stitched_windows_equal_one_pass_and_keep_every_note():
     torch.manual_seed(0)
     model = FrameLocalModel()
     features = torch.randn(1037, 352)
-    whole = {h: torch.sigmoid(v[0]).detach().numpy()
-             for h, v in model(features[None, None]).items()}
+    padded = torch.cat([torch.full((5, 352), -1.0), features, torch.full((5, 352), -1.0)])
+    whole = {h: torch.sigmoid(v[0, 5:-5]).detach().numpy()
+             for h, v in model(padded[None, None]).items()}
     pieces = list(stream_rolls(model, FeatureArraySource(features), chunk_frames=100, context_frames=3,
-                               batch_size=3))
+                               batch_size=3, edge_frames=5))
     assert [s for s, _ in pieces] == list(range(0, 1037, 100))
     for head in whole:
         stitched = np.concatenate([p[head] for _, p in pieces])
