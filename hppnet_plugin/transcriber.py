@@ -37,15 +37,17 @@ class HPPNetTranscriber:
         CPU threads for torch (default: torch's own choice).
     chunk_s, context_s : float
         Window core and context on each side, seconds (memory scales with these).
-    batch_size : int
-        Windows per forward pass.
+    batch_size : int, optional
+        Windows per forward pass (default 1 on CPU, 4 on GPUs: on a CPU, batching
+        does not speed up the already large GEMMs but multiplies peak memory; one
+        24 s window of hppnet-tiny peaks near 1 GB because of HD-Conv's 17 stacked copies).
     onset_threshold, frame_threshold : float, optional
         Decoding thresholds (default: the checkpoint's config, 0.4 / 0.4).
     """
 
     def __init__(self, name: str = "hppnet-sp", checkpoint=None, device: str = "auto",
                  threads: Optional[int] = None, chunk_s: float = 20.0, context_s: float = 2.0,
-                 batch_size: int = 4, onset_threshold: Optional[float] = None,
+                 batch_size: Optional[int] = None, onset_threshold: Optional[float] = None,
                  frame_threshold: Optional[float] = None):
         import torch
 
@@ -53,7 +55,7 @@ class HPPNetTranscriber:
         from .inference import choose_device
         from .weights import build_model, load_weights, shipped_weights_path
 
-        if chunk_s <= 0 or context_s < 0 or batch_size < 1:
+        if chunk_s <= 0 or context_s < 0 or (batch_size is not None and batch_size < 1):
             raise ValueError(f"need chunk_s > 0, context_s >= 0, batch_size >= 1; got {chunk_s}, {context_s}, {batch_size}")
         if threads is not None:
             if int(threads) < 1:
@@ -78,7 +80,7 @@ class HPPNetTranscriber:
         fps = self.config.sample_rate / self.config.hop_length
         self.chunk_frames = max(1, int(round(chunk_s * fps)))
         self.context_frames = int(round(context_s * fps))
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (1 if self.device.type == "cpu" else 4)
         self.onset_threshold = self.config.onset_threshold if onset_threshold is None else onset_threshold
         self.frame_threshold = self.config.frame_threshold if frame_threshold is None else frame_threshold
         for value, label in ((self.onset_threshold, "onset_threshold"), (self.frame_threshold, "frame_threshold")):
