@@ -17,6 +17,15 @@ class BasicPitchTranscriber:
 
     name = "basic-pitch"
 
+    @staticmethod
+    def missing_dependency():
+        """None when basic-pitch is installed, else what to install (checked without importing it)."""
+        import importlib.util
+
+        if importlib.util.find_spec("basic_pitch") is None:
+            return "basic-pitch is not installed: pip install 'hppnet-plugin[basic-pitch]'"
+        return None
+
     def __init__(self, onset_threshold: float = 0.5, frame_threshold: float = 0.3,
                  minimum_note_length_ms: float = 127.70, piano_range_only: bool = True, device=None, **_ignored):
         try:

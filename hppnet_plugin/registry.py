@@ -7,7 +7,9 @@ A distribution adds a backend with, in its own ``pyproject.toml``::
 
 where ``make_transcriber(**options)`` returns an object with a
 ``transcribe(audio, sample_rate=None) -> Transcription`` method (see
-:class:`hppnet_plugin.transcriber.Transcriber`). Code that is not installed as a
+:class:`hppnet_plugin.transcriber.Transcriber`). A factory may also offer
+``missing_dependency() -> str | None`` so that listing can tell that an optional
+dependency is absent without importing it. Code that is not installed as a
 distribution uses :func:`register_transcriber`.
 """
 from __future__ import annotations
@@ -96,7 +98,11 @@ def check_transcribers() -> list:
     rows = []
     for name in available_transcribers():
         try:
-            get_factory(name)
+            factory = get_factory(name)
+            # Optional hook: a backend whose heavy dependency is an extra says whether it is there.
+            missing = factory.missing_dependency() if hasattr(factory, "missing_dependency") else None
+            if missing:
+                raise ImportError(missing)
             rows.append((name, True, ""))
         except Exception as error:  # a broken plugin must not hide the others
             warnings.warn(f"transcriber {name!r} cannot load: {error}", RuntimeWarning, stacklevel=2)

@@ -29,3 +29,16 @@ def test_basic_pitch_backend_transcribes(wav_file):
     result = t.transcribe(wav_file)
     assert result.transcriber == "basic-pitch"
     assert any(abs(n.pitch - 60) <= 12 for n in result.notes)  # the C4 tone (or an octave error)
+
+
+def test_listing_reports_a_missing_extra(monkeypatch):
+    import importlib.util
+
+    from hppnet_plugin import registry
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "basic_pitch" else real(name, *a))
+    with pytest.warns(RuntimeWarning, match="basic-pitch"):
+        rows = {name: (ok, message) for name, ok, message in registry.check_transcribers()}
+    assert rows["basic-pitch"][0] is False and "hppnet-plugin[basic-pitch]" in rows["basic-pitch"][1]
+    assert rows["hppnet-tiny"][0] is True
