@@ -16,7 +16,6 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from . import constants as C
 
 INFERENCE_HEADS = ("onset", "frame", "velocity")  # the offset head is for training only
 

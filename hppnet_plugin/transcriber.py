@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Optional, Protocol, runtime_checkable
 
@@ -115,15 +114,14 @@ class HPPNetTranscriber:
 
         source = AudioSource(audio, sample_rate)
         features = AudioFeatureSource(source.blocks(), self.frontend, self.device, timings)
-        decoder = NoteDecoder(self.onset_threshold, self.frame_threshold,
-                              self.config.sample_rate / self.config.hop_length)
+        fps = self.config.sample_rate / self.config.hop_length
+        decoder = NoteDecoder(self.onset_threshold, self.frame_threshold, fps)
         rolls = {"onset": [], "frame": [], "velocity": []} if return_rolls else None
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=round(source.duration_s, 1), unit="s", desc=source.name, leave=False)
-        fps = self.config.sample_rate / self.config.hop_length
 
         def advance(end_frame):
             if bar is not None:

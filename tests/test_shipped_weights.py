@@ -3,7 +3,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import hppnet_plugin
 from hppnet_plugin.weights import WEIGHTS_DIR, sha256_of

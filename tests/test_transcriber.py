@@ -5,7 +5,6 @@ import pytest
 import torch
 
 import hppnet_plugin
-from hppnet_plugin.weights import WEIGHTS_DIR
 
 from .conftest import SR, piano_like_tone
 

@@ -6,7 +6,6 @@ sustain pedal; onset = 1 frame at the note start, frame = start..end, offset =
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 

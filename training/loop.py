@@ -15,7 +15,6 @@ import csv
 import hashlib
 import json
 import logging
-import math
 import os
 import random
 import shlex
