@@ -10,11 +10,14 @@ load+resample, CQT, model and decoding. Variants without shipped weights run wit
 random weights (speed does not depend on the values; decoding time does a little,
 through the number of notes, so the JSON records which weights were used).
 Achieved GFLOP/s is the analytic FLOP count of the model per audio second times the
-audio seconds per wall second, against this machine's own dense fp32 GEMM rate.
+audio seconds per wall second, against this machine's own dense GEMM rate in the same
+precision (fp32, or bf16 for rows that ran in bf16). Each variant runs in fp32 and in
+the default "auto" precision side by side (--precisions).
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -54,10 +57,10 @@ def write_audio(seconds: float, folder: Path) -> Path:
     return path
 
 
-def gemm_gflops(n: int = 2048, repeats: int = 5) -> float:
+def gemm_gflops(n: int = 2048, repeats: int = 5, dtype=None) -> float:
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)
     times = []
     for _ in range(repeats):
@@ -86,7 +89,7 @@ def model_flops_per_audio_second(config, heads=3) -> float:
     return per_frame * fps
 
 
-def load(variant: str, threads: int):
+def load(variant: str, threads: int, precision: str = "auto"):
     import torch
 
     from hppnet_plugin.config import HPPNetConfig
@@ -96,13 +99,13 @@ def load(variant: str, threads: int):
 
     name = f"hppnet-{variant}"
     try:
-        return load_transcriber(name, device="cpu", threads=threads), "shipped"
+        return load_transcriber(name, device="cpu", threads=threads, precision=precision), "shipped"
     except FileNotFoundError:
         torch.manual_seed(0)
         model = HPPNet(HPPNetConfig.for_variant(variant))
         path = Path(tempfile.gettempdir()) / f"hppnet-bench-random-{variant}.pt"
         torch.save({"format": WEIGHTS_FORMAT, "config": model.config.to_dict(), "state_dict": model.state_dict()}, path)
-        return load_transcriber(name, checkpoint=path, device="cpu", threads=threads), "random"
+        return load_transcriber(name, checkpoint=path, device="cpu", threads=threads, precision=precision), "random"
 
 
 def bench_transcriber(transcriber, path: Path, duration: float, runs: int) -> dict:
@@ -131,21 +134,23 @@ def run_speed(args) -> dict:
     folder = Path(tempfile.gettempdir()) / "hppnet-bench-audio"
     folder.mkdir(exist_ok=True)
     files = {d: write_audio(d, folder) for d in args.durations}
-    gflops = gemm_gflops()
+    gemm = {"fp32": gemm_gflops(), "bf16": gemm_gflops(dtype=torch.bfloat16)}
     results = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                            "cpus": os.cpu_count(), "threads": args.threads, "torch": torch.__version__,
-                           "gemm_fp32_gflops": round(gflops, 1)}, "rows": []}
-    for variant in args.variants:
-        transcriber, weights = load(variant, args.threads)
+                           "gemm_fp32_gflops": round(gemm["fp32"], 1), "gemm_bf16_gflops": round(gemm["bf16"], 1)},
+               "rows": []}
+    for variant, precision in itertools.product(args.variants, args.precisions):
+        transcriber, weights = load(variant, args.threads, precision)
         flops = model_flops_per_audio_second(transcriber.config)
+        peak = gemm["bf16"] if transcriber.precision == "bf16" else gemm["fp32"]
         for duration, path in files.items():
-            row = {"transcriber": f"hppnet-{variant}", "weights": weights, "duration_s": duration,
-                   **bench_transcriber(transcriber, path, duration, args.runs)}
+            row = {"transcriber": f"hppnet-{variant}", "precision": transcriber.precision, "weights": weights,
+                   "duration_s": duration, **bench_transcriber(transcriber, path, duration, args.runs)}
             model_rtf = row.get("rtf_model")
             row["model_gflop_per_audio_s"] = round(flops / 1e9, 2)
             if model_rtf:
                 row["model_gflops_achieved"] = round(flops / 1e9 / model_rtf, 1)
-                row["fraction_of_gemm_peak"] = round(flops / 1e9 / model_rtf / gflops, 3)
+                row["fraction_of_gemm_peak"] = round(flops / 1e9 / model_rtf / peak, 3)
             results["rows"].append(row)
             print_row(row)
     if args.basic_pitch:
@@ -165,7 +170,7 @@ def run_speed(args) -> dict:
 
 
 def print_row(row):
-    parts = [f"{row['transcriber']:12s} {row['duration_s']:>6.0f}s  RTF {row['rtf']:.4f}"]
+    parts = [f"{row['transcriber']:12s} {row.get('precision', ''):5s} {row['duration_s']:>6.0f}s  RTF {row['rtf']:.4f}"]
     for stage in ("audio", "cqt", "model", "decode"):
         if f"rtf_{stage}" in row:
             parts.append(f"{stage} {row[f'rtf_{stage}']:.4f}")
@@ -204,6 +209,8 @@ def main(argv=None):
     parser.add_argument("--variants", default="sp,base,tiny", type=lambda s: s.split(","))
     parser.add_argument("--durations", default="60,600", type=lambda s: [float(x) for x in s.split(",")])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--precisions", default="fp32,auto", type=lambda s: s.split(","),
+                        help="model precisions to compare side by side (auto = bf16 where native)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-basic-pitch", dest="basic_pitch", action="store_false")
     parser.add_argument("--memory", action="store_true", help="measure peak RSS vs length instead of speed")

@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "weights ship with this installation (sp, then base, then tiny)")
     t.add_argument("--checkpoint", help="your own weight file or training checkpoint")
     t.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
+    t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="model arithmetic: auto = bf16 where the hardware has it natively, else fp32")
     t.add_argument("--threads", type=int, help="CPU threads")
     t.add_argument("--format", default="mid", help=f"comma-separated outputs from {','.join(FORMATS)} (default mid)")
     t.add_argument("--plot", action="store_true", help="also write a PNG piano roll (needs matplotlib)")
@@ -110,6 +112,8 @@ def cmd_transcribe(args) -> int:
         options["threads"] = args.threads
     if args.checkpoint:
         options["checkpoint"] = args.checkpoint
+    if args.precision != "auto":
+        options["precision"] = args.precision
     if args.model is None:
         from .weights import best_shipped_name
 

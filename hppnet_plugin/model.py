@@ -96,6 +96,13 @@ def _conv_block(cin, cout, kernel, dilation=(1, 1)):
     )
 
 
+HDCONV_TIME_BLOCK = 16
+"""Frames per slice when HD-Conv + pooling run without autograd. HD-Conv and the
+key pooling look at one frame at a time, so slicing is exact; a slice's 17 stacked
+copies (16 frames of tiny: 1.5 MB) stay in cache instead of a 24 s window's
+~570 MB going through memory (measured on 2 cores: 0.90 s -> 0.27 s per window)."""
+
+
 class Trunk(nn.Module):
     """Log-CQT (B, 1, T, 352) -> key features (B, E, T, 88)."""
 
@@ -111,7 +118,12 @@ class Trunk(nn.Module):
         self.context = nn.Sequential(*[_conv_block(e, e, (5, 3), dilation=(1, 12)) for _ in range(4)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.context(self.pool(self.hdconv(self.stem(x))))
+        x = self.stem(x)
+        if torch.is_grad_enabled():  # autograd keeps every slice's stack anyway
+            x = self.pool(self.hdconv(x))
+        else:
+            x = torch.cat([self.pool(self.hdconv(s)) for s in x.split(HDCONV_TIME_BLOCK, dim=2)], dim=2)
+        return self.context(x)
 
 
 class FGLSTMHead(nn.Module):

@@ -15,6 +15,7 @@ distribution uses :func:`register_transcriber`.
 from __future__ import annotations
 
 import logging
+import inspect
 import warnings
 from importlib import metadata
 from typing import Callable
@@ -88,9 +89,19 @@ def load_transcriber(name: str = "hppnet-sp", **options):
         A name from :func:`available_transcribers`, e.g. ``"hppnet-sp"``.
     **options
         Passed to the backend's factory (HPPNet: ``device``, ``checkpoint``,
-        ``threads``, ``chunk_s``, ``batch_size``, thresholds).
+        ``threads``, ``chunk_s``, ``batch_size``, thresholds, ``precision``).
     """
-    return get_factory(name)(**options)
+    factory = get_factory(name)
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # builtins and some callables have no signature
+        parameters = None
+    if parameters is not None and not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        unknown = sorted(set(options) - set(parameters))
+        if unknown:
+            raise ValueError(f"transcriber {name!r} does not take option(s) {unknown}; "
+                             f"it takes: {sorted(parameters) or 'no options'}")
+    return factory(**options)
 
 
 def check_transcribers() -> list:

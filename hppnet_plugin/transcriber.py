@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Optional, Protocol, runtime_checkable
 
@@ -42,16 +43,20 @@ class HPPNetTranscriber:
         24 s window of hppnet-tiny peaks near 1 GB because of HD-Conv's 17 stacked copies).
     onset_threshold, frame_threshold : float, optional
         Decoding thresholds (default: the checkpoint's config, 0.4 / 0.4).
+    precision : {"auto", "fp32", "bf16", "fp16"}
+        "auto" runs the model in bf16 where the hardware has it natively (CUDA,
+        AVX512-BF16/AMX CPUs; measured: < 0.1 point of note F1, 1.8x faster on CPU),
+        else fp32. "fp32" for bit-for-bit reproducible probabilities across machines.
     """
 
     def __init__(self, name: str = "hppnet-sp", checkpoint=None, device: str = "auto",
                  threads: Optional[int] = None, chunk_s: float = 20.0, context_s: float = 2.0,
                  batch_size: Optional[int] = None, onset_threshold: Optional[float] = None,
-                 frame_threshold: Optional[float] = None):
+                 frame_threshold: Optional[float] = None, precision: str = "auto"):
         import torch
 
         from .frontend import LogCQT
-        from .inference import choose_device
+        from .inference import autocast_dtype, choose_device
         from .weights import build_model, load_weights, shipped_weights_path
 
         if chunk_s <= 0 or context_s < 0 or (batch_size is not None and batch_size < 1):
@@ -74,6 +79,8 @@ class HPPNetTranscriber:
         self.name = name
         self.checkpoint = str(path)
         self.device = choose_device(device)
+        self.dtype = autocast_dtype(self.device, precision)
+        self.precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
         self.model.to(self.device)
         self.frontend = LogCQT(self.config).to(self.device)
         fps = self.config.sample_rate / self.config.hop_length
@@ -87,7 +94,8 @@ class HPPNetTranscriber:
                 raise ValueError(f"{label} must be between 0 and 1; got {value}")
 
     def __repr__(self):
-        return f"HPPNetTranscriber({self.name!r}, variant={self.config.variant}, device={self.device})"
+        return (f"HPPNetTranscriber({self.name!r}, variant={self.config.variant}, device={self.device}, "
+                f"precision={self.precision})")
 
     def transcribe(self, audio, sample_rate: Optional[float] = None, return_rolls: bool = False,
                    progress: bool = False, timings: Optional[dict] = None) -> Transcription:
@@ -128,7 +136,8 @@ class HPPNetTranscriber:
                 bar.update(round(min(end_frame / fps, source.duration_s) - bar.n, 1))
 
         for _, probs in stream_rolls(self.model, features, self.chunk_frames, self.context_frames,
-                                     self.batch_size, device=self.device, progress=advance, timings=timings):
+                                     self.batch_size, device=self.device, progress=advance, timings=timings,
+                                     dtype=self.dtype):
             with timed(timings, "decode"):
                 decoder.push(probs["onset"], probs["frame"], probs["velocity"])
             if rolls is not None:
@@ -142,16 +151,12 @@ class HPPNetTranscriber:
             rolls = {k: np.concatenate(v) if v else np.zeros((0, C.N_KEYS), np.float32) for k, v in rolls.items()}
         return Transcription(notes=notes, duration=source.duration_s, rolls=rolls,
                              config=self.config.to_dict(), transcriber=self.name,
-                             frames_per_second=fps, metadata={"checkpoint": self.checkpoint})
+                             frames_per_second=fps,
+                             metadata={"checkpoint": self.checkpoint, "precision": self.precision})
 
 
-def hppnet_sp(**options) -> HPPNetTranscriber:
-    return HPPNetTranscriber("hppnet-sp", **options)
-
-
-def hppnet_base(**options) -> HPPNetTranscriber:
-    return HPPNetTranscriber("hppnet-base", **options)
-
-
-def hppnet_tiny(**options) -> HPPNetTranscriber:
-    return HPPNetTranscriber("hppnet-tiny", **options)
+# Registry factories. partial (not **options wrappers) keeps HPPNetTranscriber's
+# signature visible, so load_transcriber can reject a misspelt option by name.
+hppnet_sp = partial(HPPNetTranscriber, "hppnet-sp")
+hppnet_base = partial(HPPNetTranscriber, "hppnet-base")
+hppnet_tiny = partial(HPPNetTranscriber, "hppnet-tiny")

@@ -14,6 +14,20 @@ def test_hdconv_fast_form_equals_eight_dilated_convs():
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
 
 
+def test_trunk_inference_slices_time_exactly():
+    """Without autograd the trunk runs HD-Conv + pooling in time slices (memory, speed);
+    the result must equal the one-pass form, including a ragged last slice."""
+    from hppnet_plugin.model import HDCONV_TIME_BLOCK, Trunk
+
+    torch.manual_seed(0)
+    trunk = Trunk(HPPNetConfig.for_variant("tiny", channels=8)).eval()
+    x = torch.randn(2, 1, 3 * HDCONV_TIME_BLOCK + 5, 352)
+    whole = trunk(x)  # grad enabled: one pass
+    with torch.no_grad():
+        sliced = trunk(x)
+    torch.testing.assert_close(sliced, whole.detach(), rtol=1e-5, atol=1e-5)
+
+
 def test_hdconv_dilations_are_the_papers():
     assert HPPNetConfig().dilations == (48, 76, 96, 111, 124, 135, 144, 152)
 

@@ -78,6 +78,27 @@ def test_not_a_checkpoint(tmp_path):
         hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tmp_path / "missing.pt")
 
 
+def test_precision_choice_and_bf16_close_to_fp32(tiny_checkpoint, wav_file):
+    from hppnet_plugin.inference import autocast_dtype
+
+    assert autocast_dtype(torch.device("cpu"), "fp32") is None
+    assert autocast_dtype(torch.device("cpu"), "bf16") is torch.bfloat16
+    fp32 = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, precision="fp32")
+    bf16 = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, precision="bf16")
+    assert "precision=fp32" in repr(fp32) and "precision=bf16" in repr(bf16)
+    a, b = fp32.transcribe(wav_file, return_rolls=True), bf16.transcribe(wav_file, return_rolls=True)
+    assert a.metadata["precision"] == "fp32" and b.metadata["precision"] == "bf16"
+    assert a.rolls["frame"].dtype == b.rolls["frame"].dtype == np.float32
+    np.testing.assert_allclose(a.rolls["frame"], b.rolls["frame"], atol=0.03)
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, precision="fp8")
+
+
+def test_misspelt_option_is_named(tiny_checkpoint):
+    with pytest.raises(ValueError, match=r"does not take option\(s\) \['chunk_secs'\]; it takes: .*chunk_s"):
+        hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, chunk_secs=5)
+
+
 def test_bad_options(tiny_checkpoint):
     with pytest.raises(ValueError, match="onset_threshold"):
         hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, onset_threshold=2)

@@ -27,6 +27,8 @@ def add_arguments(sub):
     p.add_argument("--transcriber", action="append", required=True, metavar="NAME[=CHECKPOINT]",
                    help="registered name, optionally with a checkpoint: hppnet-tiny=run/best.pt (repeatable)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="HPPNet model arithmetic (default: the transcriber's own, auto); recorded in the JSON")
     p.add_argument("--max-pieces", type=int, default=0, help="score only the first N pieces of each split")
     p.add_argument("--json", required=True, help="output JSON file")
     p.add_argument("--markdown", help="output Markdown table (default: JSON path with .md)")
@@ -79,9 +81,12 @@ def run(args):
         options = {"device": args.device}
         if checkpoint:
             options["checkpoint"] = checkpoint
+        if args.precision and name.startswith("hppnet-"):
+            options["precision"] = args.precision
         transcriber = load_transcriber(name, **options)
         label = name if not checkpoint else f"{name} ({Path(checkpoint).name})"
-        described[label] = {"name": name, "checkpoint": checkpoint}
+        described[label] = {"name": name, "checkpoint": checkpoint,
+                            "precision": getattr(transcriber, "precision", None)}
         for split, pieces in pieces_by_split.items():
             log.info("evaluating %s on %s (%d pieces)", label, split, len(pieces))
             results[split][label] = evaluate(transcriber, pieces)

@@ -27,7 +27,7 @@ import torch
 
 from hppnet_plugin.config import HPPNetConfig
 from hppnet_plugin.decoding import NoteDecoder
-from hppnet_plugin.inference import FeatureArraySource, choose_device, stream_rolls
+from hppnet_plugin.inference import FeatureArraySource, autocast_dtype, choose_device, stream_rolls
 from hppnet_plugin.model import HEADS, HPPNet, count_parameters
 
 from . import metrics as M
@@ -92,19 +92,11 @@ def _distributed():
 
 
 def _autocast_dtype(device, amp: str):
-    """(enabled, dtype) of mixed precision: CUDA bf16 (fp16 + loss scaling on old GPUs);
-    CPU bf16 where oneDNN has native bf16 (AVX512-BF16/AMX; measured 2.8x faster per
-    step for tiny on a 2-core EPYC); otherwise fp32."""
-    if amp != "auto":
-        return False, torch.float32
-    if device.type == "cuda":
-        return True, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()), torch.bfloat16
-        except (AttributeError, RuntimeError):
-            return False, torch.float32
-    return False, torch.float32
+    """(enabled, dtype) of mixed precision: the runtime's choice (inference.autocast_dtype:
+    CUDA bf16, fp16 + loss scaling on old GPUs, CPU bf16 where oneDNN has native bf16 --
+    measured 2.8x faster per step for tiny on a 2-core EPYC), or fp32 with --amp off."""
+    dtype = autocast_dtype(device, "auto") if amp == "auto" else None
+    return dtype is not None, dtype or torch.float32
 
 
 def _save(obj, path: Path):
