@@ -53,6 +53,21 @@ def test_synth_train_export_load_evaluate(tmp_path):
                           "--soundfont", FLUID, "--holdout-soundfont", HOLDOUT]) == 0
     assert (corpus / "maestro-v3.0.0.csv").read_bytes() == before
 
+    # A compact Opus copy (for a lent GPU) keeps the layout: same pieces, same lengths.
+    packed = tmp_path / "packed"
+    assert training_main(["pack", str(corpus), str(packed), "--max-mib", "5"]) == 0
+    from hppnet_plugin.audio import load_audio
+    from hppnet_plugin.training.datasets import dataset_pieces
+
+    names = {s: [p.name for p in dataset_pieces("maestro", packed, s)] for s in ("validation", "train")}
+    assert names["validation"] == [p.name for p in dataset_pieces("maestro", corpus, "validation")]
+    assert names["train"] and set(names["train"]) <= {p.name for p in dataset_pieces("maestro", corpus, "train")}
+    assert all(p.suffix == ".ogg" for p in (packed / "train").iterdir() if p.suffix != ".midi")
+    piece = dataset_pieces("maestro", packed, "validation")[0]
+    assert len(load_audio(piece.audio_path)) == len(load_audio(corpus / "validation" / (piece.name + ".flac")))
+    assert piece.notes() == dataset_pieces("maestro", corpus, "validation")[0].notes()
+    assert training_main(["pack", str(corpus), str(tmp_path / "p2"), "--max-mib", "0.001"]) == 2
+
     assert training_main(["train", "--data", str(corpus), "--out", str(run), "--variant", "tiny",
                           "--steps", "3", "--batch-size", "2", "--crop-seconds", "2", "--validate-every", "3",
                           "--log-every", "1", "--no-progress", "--threads", "2"]) == 0
@@ -71,6 +86,13 @@ def test_synth_train_export_load_evaluate(tmp_path):
     meta = json.loads(weights.with_suffix(".json").read_text())
     assert meta["variant"] == "tiny" and meta["parameters"] > 100_000 and len(meta["sha256"]) == 64
     assert meta["corpus_manifest_sha256"] and "train" in meta["training_command"]
+    # Export again with thresholds calibrated on the validation split: recorded and used.
+    calibrated = tmp_path / "calibrated.pt"
+    assert training_main(["export", str(run / "best.pt"), str(calibrated), "--calibrate", str(corpus)]) == 0
+    thresholds = json.loads(calibrated.with_suffix(".json").read_text())["decoding_thresholds"]
+    assert thresholds["calibration"]["pieces"] == 1 and thresholds["calibration"]["table"]
+    tc = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=calibrated)
+    assert (tc.onset_threshold, tc.frame_threshold) == (thresholds["onset"], thresholds["frame"])
 
     t = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=weights)
     audio = next((corpus / "test").glob("*.flac"))

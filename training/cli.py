@@ -1,4 +1,4 @@
-"""``python -m hppnet_plugin.training {synth,train,evaluate,export}``."""
+"""``python -m hppnet_plugin.training {synth,train,evaluate,export,pack}``."""
 from __future__ import annotations
 
 import argparse
@@ -45,11 +45,12 @@ COMMANDS = {"synth": (_add_synth, run_synth)}
 
 
 def _register_more():
-    from . import evaluate, export, loop
+    from . import evaluate, export, loop, pack
 
     COMMANDS["train"] = (loop.add_arguments, loop.run)
     COMMANDS["evaluate"] = (evaluate.add_arguments, evaluate.run)
     COMMANDS["export"] = (export.add_arguments, export.run)
+    COMMANDS["pack"] = (pack.add_arguments, pack.run)
 
 
 def main(argv=None) -> int:

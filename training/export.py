@@ -23,6 +23,11 @@ def add_arguments(sub):
     p.add_argument("out", help="weight file to write, e.g. hppnet_plugin/weights/hppnet-tiny.pt")
     p.add_argument("--fp16", action="store_true", help="store tensors as float16 (loaded as fp32)")
     p.add_argument("--curve", help="also write a PNG of validation F1 over training steps (needs matplotlib)")
+    p.add_argument("--calibrate", metavar="DATA",
+                   help="choose the decoding thresholds on this dataset's validation split and store them "
+                        "in the weights' config (the grid and scores go into the sidecar)")
+    p.add_argument("--dataset", default="maestro", choices=["maestro", "maps"], help="layout of --calibrate DATA")
+    p.add_argument("--cache", help="feature cache of --calibrate DATA (default DATA/.hppnet-cache)")
     p.add_argument("--overwrite", action="store_true")
 
 
@@ -43,10 +48,26 @@ def _validation_history(run_dir: Path) -> list:
                 if row["kind"] == "validation"]
 
 
-def export(checkpoint, out, fp16: bool = False, overwrite: bool = False) -> Path:
+def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibrate=None,
+           dataset: str = "maestro", cache=None) -> Path:
+    """Write the weight file and its sidecar; with ``calibrate`` (a dataset root), first
+    choose the decoding thresholds on its validation split (training.calibrate)."""
     checkpoint, out = Path(checkpoint), Path(out)
     config, state_dict = load_weights(checkpoint)
     model = build_model(config, state_dict, source=str(checkpoint))  # proves it loads
+    calibration = None
+    if calibrate:
+        from hppnet_plugin.inference import autocast_dtype
+
+        from .calibrate import choose_thresholds, validation_rolls
+
+        # Calibrate with the arithmetic users get by default on this machine.
+        model.eval()
+        items = validation_rolls(model, calibrate, dataset, cache, dtype=autocast_dtype(torch.device("cpu")))
+        fps = config["sample_rate"] / config["hop_length"]
+        calibration = {"data": str(calibrate), "pieces": len(items), **choose_thresholds(items, fps)}
+        config = {**config, "onset_threshold": calibration["onset_threshold"],
+                  "frame_threshold": calibration["frame_threshold"]}
     dtype = torch.float16 if fp16 else torch.float32
     weights = {"format": WEIGHTS_FORMAT, "config": config,
                "state_dict": {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}}
@@ -67,6 +88,8 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False) -> Path
         "steps": full.get("step") if isinstance(full, dict) else None,
         "wall_hours": round(full.get("wall_s", 0) / 3600, 3) if isinstance(full, dict) else None,
         "best_validation": best_row, "validation_history": history,
+        "decoding_thresholds": {"onset": config["onset_threshold"], "frame": config["frame_threshold"],
+                                "calibration": calibration},
         "git_commit": _git_commit(), "source_checkpoint": checkpoint.name,
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__, "sha256": sha256_of(out),
@@ -103,7 +126,8 @@ def plot_learning_curve(run_dir, out_png, title: str = "") -> Path:
 
 
 def run(args):
-    path = export(args.checkpoint, args.out, fp16=args.fp16, overwrite=args.overwrite)
+    path = export(args.checkpoint, args.out, fp16=args.fp16, overwrite=args.overwrite, calibrate=args.calibrate,
+                  dataset=args.dataset, cache=args.cache)
     print(f"wrote {path} and {sidecar_path(path)}")
     if args.curve:
         print(f"wrote {plot_learning_curve(Path(args.checkpoint).parent, args.curve)}")
