@@ -64,7 +64,7 @@ def autocast_dtype(device: torch.device, precision: str = "auto"):
     "auto": bf16 on CUDA GPUs that have it (else fp16) and on CPUs whose oneDNN has
     native bf16 (AVX512-BF16 / AMX); fp32 elsewhere (Apple MPS included: untested).
     On the shipped weights bf16 changes note F1 by less than 0.1 point (docs/model-card.md)
-    and runs HPPNet 1.8x faster on a 2-core AVX512-BF16 CPU. "bf16"/"fp16" force a
+    and runs HPPNet 1.6-2x faster on a 2-core AVX512-BF16 CPU. "bf16"/"fp16" force a
     dtype; "fp32" turns reduced precision off.
     """
     if precision not in PRECISIONS:

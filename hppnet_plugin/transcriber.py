@@ -45,7 +45,7 @@ class HPPNetTranscriber:
         Decoding thresholds (default: the checkpoint's config, 0.4 / 0.4).
     precision : {"auto", "fp32", "bf16", "fp16"}
         "auto" runs the model in bf16 where the hardware has it natively (CUDA,
-        AVX512-BF16/AMX CPUs; measured: < 0.1 point of note F1, 1.8x faster on CPU),
+        AVX512-BF16/AMX CPUs; measured: < 0.1 point of note F1, 1.6-2x faster on CPU),
         else fp32. "fp32" for bit-for-bit reproducible probabilities across machines.
     """
 
