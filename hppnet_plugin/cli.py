@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import constants as C
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".m4a")
 FORMATS = ("mid", "csv", "ns", "npz")
 
@@ -23,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "weights ship with this installation (sp, then base, then tiny)")
     t.add_argument("--checkpoint", help="your own weight file or training checkpoint")
     t.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
-    t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+    t.add_argument("--precision", default="auto", choices=C.PRECISIONS,
                    help="model arithmetic: auto = bf16 where the hardware has it natively, else fp32")
     t.add_argument("--threads", type=int, help="CPU threads")
     t.add_argument("--format", default="mid", help=f"comma-separated outputs from {','.join(FORMATS)} (default mid)")

@@ -45,3 +45,6 @@ SUSTAIN_DOWN_MIN_VALUE = 64
 
 ENTRY_POINT_GROUP = "hppnet_plugin.transcribers"
 """The entry-point group through which distributions register transcribers."""
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+"""Model arithmetic choices (inference.autocast_dtype): auto = bf16 where native, else fp32."""

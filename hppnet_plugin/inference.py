@@ -16,6 +16,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from . import constants as C
+
 
 INFERENCE_HEADS = ("onset", "frame", "velocity")  # the offset head is for training only
 
@@ -55,9 +57,6 @@ def choose_device(device="auto") -> torch.device:
     return dev
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
 def autocast_dtype(device: torch.device, precision: str = "auto"):
     """The reduced-precision dtype the model runs in on ``device``, or None for fp32.
 
@@ -67,8 +66,8 @@ def autocast_dtype(device: torch.device, precision: str = "auto"):
     and runs HPPNet 1.6-2x faster on a 2-core AVX512-BF16 CPU. "bf16"/"fp16" force a
     dtype; "fp32" turns reduced precision off.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
+    if precision not in C.PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {C.PRECISIONS}")
     if precision == "fp32":
         return None
     if precision == "bf16":

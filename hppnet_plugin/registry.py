@@ -14,8 +14,8 @@ distribution uses :func:`register_transcriber`.
 """
 from __future__ import annotations
 
-import logging
 import inspect
+import logging
 import warnings
 from importlib import metadata
 from typing import Callable

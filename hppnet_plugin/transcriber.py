@@ -39,10 +39,10 @@ class HPPNetTranscriber:
         Window core and context on each side, seconds (memory scales with these).
     batch_size : int, optional
         Windows per forward pass (default 1 on CPU, 4 on GPUs: on a CPU, batching
-        does not speed up the already large GEMMs but multiplies peak memory; one
-        24 s window of hppnet-tiny peaks near 1 GB because of HD-Conv's 17 stacked copies).
+        does not speed up the already large GEMMs, it only multiplies peak memory).
     onset_threshold, frame_threshold : float, optional
-        Decoding thresholds (default: the checkpoint's config, 0.4 / 0.4).
+        Decoding thresholds (default: those stored with the weights, chosen on
+        validation data by ``export --calibrate``; 0.4 / 0.4 if never calibrated).
     precision : {"auto", "fp32", "bf16", "fp16"}
         "auto" runs the model in bf16 where the hardware has it natively (CUDA,
         AVX512-BF16/AMX CPUs; measured: < 0.1 point of note F1, 1.6-2x faster on CPU),

@@ -41,7 +41,8 @@ class Piece:
         return read_midi_notes(self.midi_path)
 
 
-def _read_maestro_index(root: Path) -> list:
+def read_maestro_index(root: Path) -> list:
+    """The rows (dicts) of a MAESTRO-layout index, from its csv or column-oriented json."""
     csv_files = sorted(root.glob("maestro-v*.csv"))
     json_files = sorted(root.glob("maestro-v*.json"))
     if csv_files:
@@ -74,7 +75,7 @@ def maestro_pieces(root, split: Optional[str] = None) -> list:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} does not exist")
-    rows = _read_maestro_index(root)
+    rows = read_maestro_index(root)
     pieces, missing = [], []
     for row in rows:
         if split is not None and row["split"] != split:

@@ -6,6 +6,7 @@ import logging
 import time
 from pathlib import Path
 
+from hppnet_plugin.constants import PRECISIONS
 from hppnet_plugin.io import atomic_write
 from hppnet_plugin.registry import load_transcriber
 
@@ -27,7 +28,7 @@ def add_arguments(sub):
     p.add_argument("--transcriber", action="append", required=True, metavar="NAME[=CHECKPOINT]",
                    help="registered name, optionally with a checkpoint: hppnet-tiny=run/best.pt (repeatable)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
+    p.add_argument("--precision", choices=PRECISIONS,
                    help="HPPNet model arithmetic (default: the transcriber's own, auto); recorded in the JSON")
     p.add_argument("--max-pieces", type=int, default=0, help="score only the first N pieces of each split")
     p.add_argument("--json", required=True, help="output JSON file")

@@ -9,6 +9,7 @@ budget is spent, so the copy is a uniform sample of the training pieces.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 import shutil
@@ -18,7 +19,7 @@ from hppnet_plugin.audio import load_audio
 from hppnet_plugin.constants import SAMPLE_RATE
 from hppnet_plugin.io import atomic_write
 
-from .datasets import MAESTRO_COLUMNS
+from .datasets import read_maestro_index
 
 
 def add_arguments(sub):
@@ -42,26 +43,14 @@ def opus_compression_level(kbps: float) -> float:
     return 1.0 - (kbps - 6.0) / 250.0
 
 
-def _index_rows(root: Path):
-    csv_files = sorted(root.glob("maestro-v*.csv"))
-    if not csv_files:
-        raise FileNotFoundError(f"no MAESTRO index (maestro-v*.csv) in {root}; pack needs a MAESTRO-layout corpus")
-    with open(csv_files[-1], newline="") as f:
-        reader = csv.DictReader(f)
-        rows, fields = list(reader), reader.fieldnames
-    missing = set(MAESTRO_COLUMNS) - set(fields or ())
-    if missing:
-        raise ValueError(f"{csv_files[-1]} lacks the columns {sorted(missing)}")
-    return csv_files[-1].name, fields, rows
-
-
 def pack(root, out, splits=("validation",), sample_split: str = "train", kbps: float = 24.0,
          max_mib: float = 48.0, seed: int = 0) -> dict:
     """Write the packed copy; returns a summary (pieces and hours per split, MiB)."""
     import soundfile as sf
 
     root, out = Path(root), Path(out)
-    index_name, fields, rows = _index_rows(root)
+    rows = read_maestro_index(root)
+    fields = list(rows[0]) if rows else []
     level = opus_compression_level(kbps)
     whole = [r for r in rows if r["split"] in splits]
     sampled = [r for r in rows if r["split"] == sample_split and sample_split not in splits]
@@ -99,7 +88,7 @@ def pack(root, out, splits=("validation",), sample_split: str = "train", kbps: f
     def write_index(f):
         f.write(_csv_text(fields, kept).encode())
 
-    atomic_write(out / index_name, write_index, overwrite=True)
+    atomic_write(out / "maestro-v3.0.0.csv", write_index, overwrite=True)
     manifest = {"packed": summary}
     if (root / "manifest.json").exists():
         manifest["source_manifest"] = json.loads((root / "manifest.json").read_text())
@@ -109,8 +98,6 @@ def pack(root, out, splits=("validation",), sample_split: str = "train", kbps: f
 
 
 def _csv_text(fields, rows) -> str:
-    import io
-
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
