@@ -27,7 +27,10 @@ class BasicPitchTranscriber:
         return None
 
     def __init__(self, onset_threshold: float = 0.5, frame_threshold: float = 0.3,
-                 minimum_note_length_ms: float = 127.70, piano_range_only: bool = True, device=None, **_ignored):
+                 minimum_note_length_ms: float = 127.70, piano_range_only: bool = True, device=None):
+        # device is accepted so that callers can pass one option set to every backend;
+        # TensorFlow places basic-pitch's model itself. Any other option is an error
+        # (load_transcriber names it) rather than silently ignored.
         try:
             from basic_pitch import ICASSP_2022_MODEL_PATH
             from basic_pitch.inference import Model

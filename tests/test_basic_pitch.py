@@ -23,6 +23,12 @@ def test_missing_extra_is_a_clear_error(monkeypatch):
         hppnet_plugin.load_transcriber("basic-pitch")
 
 
+def test_hppnet_only_options_are_refused_not_ignored():
+    """An option basic-pitch has no use for (precision, threads) is an error naming it."""
+    with pytest.raises(ValueError, match=r"'basic-pitch' does not take option\(s\) \['precision'\]"):
+        hppnet_plugin.load_transcriber("basic-pitch", precision="bf16", device="cpu")
+
+
 def test_basic_pitch_backend_transcribes(wav_file):
     pytest.importorskip("basic_pitch", reason="optional extra: pip install 'hppnet-plugin[basic-pitch]'")
     t = hppnet_plugin.load_transcriber("basic-pitch")
