@@ -22,7 +22,7 @@ from .datasets import dataset_pieces
 
 log = logging.getLogger(__name__)
 
-THRESHOLD_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
+THRESHOLD_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
 
 
 def validation_rolls(model, data_root, dataset: str = "maestro", cache_dir=None, max_pieces: int = 0,
