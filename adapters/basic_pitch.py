@@ -25,7 +25,7 @@ def note_events_to_notes(events) -> list:
                       for e in events)
 
 
-def predict(audio_path, model_or_model_path="hppnet-sp", onset_threshold=None, frame_threshold=None,
+def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_threshold=None,
             minimum_note_length: float = 0.0, minimum_frequency=None, maximum_frequency=None,
             multiple_pitch_bends: bool = False, melodia_trick: bool = True, debug_file=None,
             midi_tempo: float = 120.0, **transcriber_options):
@@ -36,7 +36,8 @@ def predict(audio_path, model_or_model_path="hppnet-sp", onset_threshold=None, f
     audio_path : path or array
         An audio file (arrays work too, with ``sample_rate=`` in transcriber_options).
     model_or_model_path : str, path or transcriber
-        A registry name (default ``"hppnet-sp"``), a checkpoint path, or a loaded transcriber.
+        A registry name (default: the best HPPNet variant whose weights are installed), a
+        checkpoint path, or a loaded transcriber.
     onset_threshold, frame_threshold : float, optional
         HPPNet's decoding thresholds (default 0.4 each, not basic-pitch's 0.5/0.3).
     minimum_note_length : float
@@ -71,9 +72,12 @@ def predict(audio_path, model_or_model_path="hppnet-sp", onset_threshold=None, f
             raise ValueError("pass thresholds when loading the transcriber, not with a loaded one")
         transcriber = model_or_model_path
     elif isinstance(model_or_model_path, (str, Path)) and Path(model_or_model_path).suffix in (".pt", ".pth"):
-        transcriber = load_transcriber("hppnet-sp", checkpoint=model_or_model_path, **thresholds, **transcriber_options)
+        from hppnet_plugin.transcriber import HPPNetTranscriber
+
+        transcriber = HPPNetTranscriber(checkpoint=model_or_model_path, **thresholds, **transcriber_options)
     else:
-        transcriber = load_transcriber(str(model_or_model_path), **thresholds, **transcriber_options)
+        name = None if model_or_model_path is None else str(model_or_model_path)
+        transcriber = load_transcriber(name, **thresholds, **transcriber_options)
     result = transcriber.transcribe(audio_path, sample_rate=sample_rate, return_rolls=True)
     notes = [n for n in result.notes if n.duration * 1000.0 >= minimum_note_length]
     if minimum_frequency is not None or maximum_frequency is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -84,11 +85,24 @@ def write_outputs(result, paths: dict, overwrite: bool):
             atomic_write(path, lambda f: plot_transcription(result, f), overwrite=overwrite)
 
 
+OPTIONAL_OUTPUTS = (("--plot", "matplotlib", "plot"), ("--format ns", "note_seq", "note-seq"))
+"""(option, module it needs, extra that installs it)."""
+
+
 def cmd_transcribe(args) -> int:
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         print(f"error: unknown format(s) {bad}; choose from {','.join(FORMATS)}", file=sys.stderr)
+        return 2
+    # Optional dependencies of the requested outputs, checked before any work is done.
+    requested = {"--plot": args.plot, "--format ns": "ns" in formats}
+    missing = [(what, extra) for what, module, extra in OPTIONAL_OUTPUTS
+               if requested[what] and importlib.util.find_spec(module) is None]
+    if missing:
+        for what, extra in missing:
+            print(f"error: {what} needs the {extra} extra: pip install 'hppnet-plugin[{extra}]' "
+                  f"(from a checkout: pip install '.[{extra}]')", file=sys.stderr)
         return 2
     if args.output_dir:
         Path(args.output_dir).mkdir(parents=True, exist_ok=True)

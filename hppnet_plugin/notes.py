@@ -94,12 +94,12 @@ class Transcription:
 
         return notes_to_pretty_midi(self.notes)
 
-    def write_midi(self, path, overwrite: bool = True):
+    def write_midi(self, path, overwrite: bool = False):
         from .adapters.midi import write_midi
 
         return write_midi(self.notes, path, overwrite=overwrite)
 
-    def write_csv(self, path, overwrite: bool = True):
+    def write_csv(self, path, overwrite: bool = False):
         from .adapters.csv import write_csv
 
         return write_csv(self.notes, path, overwrite=overwrite)

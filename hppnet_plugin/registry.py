@@ -14,6 +14,8 @@ distribution uses :func:`register_transcriber`.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import inspect
 import logging
 import warnings
@@ -80,17 +82,22 @@ def get_factory(name: str) -> Callable:
                           f"{type(error).__name__}: {error}") from error
 
 
-def load_transcriber(name: str = "hppnet-sp", **options):
+def load_transcriber(name: Optional[str] = None, **options):
     """Build the transcriber registered as ``name``.
 
     Parameters
     ----------
-    name : str
-        A name from :func:`available_transcribers`, e.g. ``"hppnet-sp"``.
+    name : str, optional
+        A name from :func:`available_transcribers`, e.g. ``"hppnet-sp"``. Default: the best
+        HPPNet variant whose weights are installed (sp, then base, then tiny), as the CLI.
     **options
         Passed to the backend's factory (HPPNet: ``device``, ``checkpoint``,
         ``threads``, ``chunk_s``, ``batch_size``, thresholds, ``precision``).
     """
+    if name is None:
+        from .weights import best_shipped_name
+
+        name = best_shipped_name()
     factory = get_factory(name)
     try:
         parameters = inspect.signature(factory).parameters

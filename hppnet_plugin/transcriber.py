@@ -28,7 +28,8 @@ class HPPNetTranscriber:
     Parameters
     ----------
     name : str
-        Registry name (``"hppnet-sp"``, ...); selects the shipped weights.
+        Registry name (``"hppnet-sp"``, ...); selects the shipped weights. Default: the best
+        variant whose weights are installed (with ``checkpoint``: the checkpoint's variant).
     checkpoint : path, optional
         Your own weight file or training checkpoint instead of the shipped one.
     device : str
@@ -49,7 +50,7 @@ class HPPNetTranscriber:
         else fp32. "fp32" for bit-for-bit reproducible probabilities across machines.
     """
 
-    def __init__(self, name: str = "hppnet-sp", checkpoint=None, device: str = "auto",
+    def __init__(self, name: Optional[str] = None, checkpoint=None, device: str = "auto",
                  threads: Optional[int] = None, chunk_s: float = 20.0, context_s: float = 2.0,
                  batch_size: Optional[int] = None, onset_threshold: Optional[float] = None,
                  frame_threshold: Optional[float] = None, precision: str = "auto"):
@@ -65,6 +66,10 @@ class HPPNetTranscriber:
             if int(threads) < 1:
                 raise ValueError(f"threads must be >= 1; got {threads}")
             torch.set_num_threads(int(threads))
+        if name is None and checkpoint is None:  # the best variant whose weights are installed
+            from .weights import best_shipped_name
+
+            name = best_shipped_name()
         if checkpoint is None:
             path, shipped = shipped_weights_path(name), True
         else:
@@ -72,6 +77,7 @@ class HPPNetTranscriber:
         config_dict, state_dict = load_weights(path, require_sidecar=shipped)
         self.model = build_model(config_dict, state_dict, source=str(path))
         self.config = self.model.config
+        name = name or f"hppnet-{self.config.variant}"
         expected = name.removeprefix("hppnet-") if name.startswith("hppnet-") else None
         if checkpoint is not None and expected and expected != self.config.variant:
             log.warning("checkpoint %s holds an HPPNet-%s, loaded under the name %s", path,

@@ -86,16 +86,14 @@ def load_weights(path, require_sidecar: bool = False):
     if "sha256" in meta:
         verify_sha256(path, meta["sha256"])
     try:
+        # Weights-only: unpickling anything else could run code from the file. Training
+        # checkpoints hold only tensors and plain types too (RNG states included).
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        # Training checkpoints also hold RNG/optimizer state that weights_only refuses;
-        # they are our own files, written by `train`, so read them in full.
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception:
-            raise ValueError(f"{path} is not a readable PyTorch weight file: {error}") from error
-        if not (isinstance(data, dict) and "model" in data and "optimizer" in data):
-            raise ValueError(f"{path} is not an hppnet-plugin weight file or training checkpoint") from error
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path} is not a weight file that loads safely (weights-only): {first}. A training "
+                         "checkpoint from hppnet-plugin before 0.2 can be converted, if you trust it, with "
+                         f"`python -m hppnet_plugin.training upgrade-checkpoint {path}`") from None
     if not isinstance(data, dict) or "config" not in data or not ({"state_dict", "model"} & set(data)):
         raise ValueError(f"{path} is not an hppnet-plugin weight file (expected keys 'config' and "
                          "'state_dict'); export training checkpoints with `python -m hppnet_plugin.training export`")

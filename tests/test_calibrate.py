@@ -32,3 +32,12 @@ def test_thresholds_are_chosen_for_note_then_frame_f1():
     best = rows[(chosen["onset_threshold"], chosen["frame_threshold"])]
     assert best["note_f1"] == 1.0 and best["frame_f1"] > 0.95
     assert rows[(0.4, 0.4)]["note_f1"] == 0.0  # the defaults would miss every note
+
+
+def test_an_untrained_model_is_not_calibrated_silently():
+    import pytest
+
+    rolls, reference = weak_onset_rolls()
+    silent = {k: np.zeros_like(v) for k, v in rolls.items()}
+    with pytest.raises(ValueError, match="untrained"):
+        choose_thresholds([(silent, reference)], FPS)

@@ -46,3 +46,15 @@ def test_list_shows_backends():
     out = subprocess.run([sys.executable, "-m", "hppnet_plugin.cli", "list"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "hppnet-tiny" in out.stdout and "basic-pitch" in out.stdout
+
+
+def test_missing_optional_dependency_stops_before_any_work(wav_file, tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    out = tmp_path / "out"
+    assert main(["transcribe", str(wav_file), "-o", str(out), "--plot", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--plot needs the plot extra" in err and "pip install '.[plot]'" in err
+    assert not out.exists() or not any(out.iterdir())  # nothing written, nothing reported as failed

@@ -55,3 +55,20 @@ def test_unreadable_midi_is_a_clear_error(tmp_path):
     piece = maestro_pieces(root, "train")[1]
     with pytest.raises(ValueError, match="cannot read MIDI file .*piece_b.midi"):
         piece.notes()
+
+
+def test_maps_validation_comes_from_training_pianos_never_from_test(tmp_path):
+    from .datasets_fixtures import write_performance
+
+    root = make_maps(tmp_path)
+    for i in range(12):  # more synthesized-piano pieces, each on two pianos
+        for piano in ("AkPnBcht", "SptkBGCl"):
+            stem = root / piano / "MUS" / f"MAPS_MUS-piece{i}_{piano}"
+            write_performance(stem.with_suffix(".wav"), stem.with_suffix(".mid"), [(0.5, 1.0, 60, 77)])
+            stem.with_suffix(".txt").write_text("OnsetTime\tOffsetTime\tMidiPitch\n0.5\t1.0\t60\n")
+    test, train, validation = (maps_pieces(root, s) for s in ("test", "train", "validation"))
+    piece = lambda p: p.name.rsplit("_", 1)[0]  # noqa: E731
+    assert validation and not ({piece(p) for p in validation} & {piece(p) for p in train})
+    assert not {piece(p) for p in validation} & {piece(p) for p in test}
+    assert all(p.name.split("_")[-1] not in ("ENSTDkAm", "ENSTDkCl") for p in validation)
+    assert len(validation) == 2 * len({piece(p) for p in validation})  # both pianos of a piece together

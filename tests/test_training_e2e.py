@@ -33,15 +33,19 @@ def write_scores(folder: Path, n: int = 3):
 
 
 @needs_fluidsynth
-def test_synth_train_export_load_evaluate(tmp_path):
+def test_synth_train_export_load_evaluate(tmp_path, capsys):
     scores, corpus, run = tmp_path / "scores", tmp_path / "corpus", tmp_path / "run"
     write_scores(scores)
     assert training_main(["synth", str(corpus), "--midi-dir", str(scores), "--textures", "0",
                           "--validation", "1", "--test", "1", "--max-duration", "4", "--workers", "2",
+                          "--doubled-textures", "1", "--noise-clips", "1", "--extra-soundfont", "none",
                           "--soundfont", FLUID, "--holdout-soundfont", HOLDOUT]) == 0
     index = (corpus / "maestro-v3.0.0.csv").read_text().splitlines()
     splits = sorted(line.split(",")[2] for line in index[1:])
-    assert splits == ["test", "test-unseen-instrument", "train", "validation"]
+    # one score each for test/validation/train, plus a doubled-chord texture and a noise clip
+    assert splits == ["test", "test-unseen-instrument", "train", "train", "train", "validation"]
+    composers = [line.split(",")[0] for line in index[1:]]
+    assert composers.count("noise") == 1 and composers.count("generated") == 1
     assert (corpus / "train").is_dir() and list((corpus / "train").glob("*.flac"))
     manifest = json.loads((corpus / "manifest.json").read_text())
     assert 0 < manifest["latency_s"]["FluidR3_GM-p0"] < 0.05
@@ -50,6 +54,7 @@ def test_synth_train_export_load_evaluate(tmp_path):
     before = (corpus / "maestro-v3.0.0.csv").read_bytes()
     assert training_main(["synth", str(corpus), "--midi-dir", str(scores), "--textures", "0",
                           "--validation", "1", "--test", "1", "--max-duration", "4", "--workers", "1",
+                          "--doubled-textures", "1", "--noise-clips", "1", "--extra-soundfont", "none",
                           "--soundfont", FLUID, "--holdout-soundfont", HOLDOUT]) == 0
     assert (corpus / "maestro-v3.0.0.csv").read_bytes() == before
 
@@ -79,7 +84,7 @@ def test_synth_train_export_load_evaluate(tmp_path):
                           "--log-every", "1", "--no-progress"]) == 0
     import torch
 
-    assert torch.load(run / "last.pt", weights_only=False)["step"] == 4
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 4
 
     weights = tmp_path / "hppnet-tiny.pt"
     assert training_main(["export", str(run / "best.pt"), str(weights)]) == 0
@@ -87,10 +92,19 @@ def test_synth_train_export_load_evaluate(tmp_path):
     assert meta["variant"] == "tiny" and meta["parameters"] > 100_000 and len(meta["sha256"]) == 64
     assert meta["corpus_manifest_sha256"] and "train" in meta["training_command"]
     # Export again with thresholds calibrated on the validation split: recorded and used.
+    # A 4-step model scores nothing at any threshold: calibration refuses instead of picking 0.5/0.5.
     calibrated = tmp_path / "calibrated.pt"
-    assert training_main(["export", str(run / "best.pt"), str(calibrated), "--calibrate", str(corpus)]) == 0
-    thresholds = json.loads(calibrated.with_suffix(".json").read_text())["decoding_thresholds"]
+    assert training_main(["export", str(run / "best.pt"), str(calibrated), "--calibrate", str(corpus)]) == 2
+    assert "untrained" in capsys.readouterr().err and not calibrated.exists()
+    # Re-exporting trained weights (the shipped tiny) calibrates them and keeps their provenance.
+    from hppnet_plugin.weights import WEIGHTS_DIR
+
+    assert training_main(["export", str(WEIGHTS_DIR / "hppnet-tiny.pt"), str(calibrated), "--calibrate", str(corpus)]) == 0
+    meta = json.loads(calibrated.with_suffix(".json").read_text())
+    shipped = json.loads((WEIGHTS_DIR / "hppnet-tiny.json").read_text())
+    thresholds = meta["decoding_thresholds"]
     assert thresholds["calibration"]["pieces"] == 1 and thresholds["calibration"]["table"]
+    assert meta["training_command"] == shipped["training_command"] and meta["steps"] == shipped["steps"]
     tc = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=calibrated)
     assert (tc.onset_threshold, tc.frame_threshold) == (thresholds["onset"], thresholds["frame"])
 
@@ -128,7 +142,7 @@ def test_distributed_training_on_two_cpu_processes(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     import torch
 
-    state = torch.load(run / "last.pt", weights_only=False)
+    state = torch.load(run / "last.pt", weights_only=True)
     assert state["step"] == 2 and state["run"]["world_size"] == 2
     train_rows = [r for r in (run / "metrics.csv").read_text().splitlines() if ",train," in r]
     assert len(train_rows) == 2  # logged once per step, by rank 0 only

@@ -104,3 +104,35 @@ def test_bad_options(tiny_checkpoint):
         hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, onset_threshold=2)
     with pytest.raises(ValueError, match="unknown device"):
         hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, device="tpu9")
+
+
+def test_defaults_take_the_best_installed_variant(monkeypatch, tmp_path):
+    """load_transcriber(), HPPNetTranscriber() and predict() follow the CLI's rule: the best
+    variant whose weights are installed (here only tiny's), not a name that may be missing."""
+    import shutil
+
+    from hppnet_plugin.adapters.basic_pitch import predict
+    from hppnet_plugin.transcriber import HPPNetTranscriber
+    from hppnet_plugin.weights import WEIGHTS_DIR
+
+    for suffix in (".pt", ".json"):
+        shutil.copy(WEIGHTS_DIR / f"hppnet-tiny{suffix}", tmp_path / f"hppnet-tiny{suffix}")
+    monkeypatch.setattr("hppnet_plugin.weights.WEIGHTS_DIR", tmp_path)
+    assert hppnet_plugin.load_transcriber(device="cpu").name == "hppnet-tiny"
+    assert HPPNetTranscriber(device="cpu").name == "hppnet-tiny"
+    _, midi, events = predict(np.zeros(SR, np.float32), sample_rate=SR, device="cpu")
+    assert events == [] and midi.instruments[0].notes == []
+
+
+def test_transcription_files_are_not_overwritten_by_default(tmp_path):
+    from hppnet_plugin import Note, Transcription
+
+    result = Transcription(notes=[Note(0.5, 1.0, 60, 80)], duration=1.0)
+    for write, name in ((result.write_midi, "a.mid"), (result.write_csv, "a.csv")):
+        path = tmp_path / name
+        path.write_text("precious")
+        with pytest.raises(FileExistsError):
+            write(path)
+        assert path.read_text() == "precious"
+        write(path, overwrite=True)
+        assert path.read_text() != "precious" if name.endswith(".csv") else path.stat().st_size > 8

@@ -23,13 +23,15 @@ from .datasets import dataset_pieces
 log = logging.getLogger(__name__)
 
 THRESHOLD_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
+MIN_CALIBRATION_F1 = 0.05
+"""Below this best note F1 the scores say nothing about thresholds (an untrained model)."""
 
 
 def validation_rolls(model, data_root, dataset: str = "maestro", cache_dir=None, max_pieces: int = 0,
                      device=None, dtype=None) -> list:
     """[(rolls {onset, frame, velocity}, reference notes)] of the validation pieces."""
     data_root = Path(data_root)
-    split = "validation" if dataset == "maestro" else "test"
+    split = "validation"
     pieces = dataset_pieces(dataset, data_root, split)
     if max_pieces:
         pieces = pieces[:max_pieces]
@@ -66,6 +68,11 @@ def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: flo
         return min((r for r in rows if r[key] >= top - 1e-9), key=lambda r: abs(r[param] - 0.5))
 
     table = [{"onset": o, "frame": default_frame, **_mean_scores(items, o, default_frame, fps)} for o in grid]
+    if max(r["note_f1"] for r in table) < MIN_CALIBRATION_F1:
+        raise ValueError(f"every onset threshold scores note F1 below {MIN_CALIBRATION_F1} on the "
+                         f"{len(items)} validation pieces (best {max(r['note_f1'] for r in table):.3f}): the "
+                         "model is untrained or the validation data has no notes, so no threshold is "
+                         "better than another. Train further, or export without --calibrate")
     onset = best(table, "note_f1", "onset")["onset"]
     frame_rows = [{"onset": onset, "frame": f, **_mean_scores(items, onset, f, fps)} for f in grid]
     frame = best(frame_rows, "frame_f1", "frame")["frame"]

@@ -7,7 +7,7 @@ import sys
 
 
 def _add_synth(sub):
-    from .synth import DEFAULT_HOLDOUT_SOUNDFONT, DEFAULT_TRAIN_SOUNDFONTS
+    from .synth import DEFAULT_EXTRA_TRAIN_SOUNDFONTS, DEFAULT_HOLDOUT_SOUNDFONT, DEFAULT_TRAIN_SOUNDFONTS
 
     p = sub.add_parser("synth", help="render a synthetic piano corpus in the MAESTRO v3 layout",
                        description="Render a synthetic piano corpus (MAESTRO v3 layout).")
@@ -15,12 +15,19 @@ def _add_synth(sub):
     p.add_argument("--midi-dir", help="folder of MIDI files to use as music (searched recursively)")
     p.add_argument("--music21", action="store_true", help="also convert music21's own corpus to MIDI")
     p.add_argument("--textures", type=int, default=60, help="number of generated texture pieces")
+    p.add_argument("--doubled-textures", type=int, default=150,
+                   help="training-only textures of chords doubled on partials (octaves, twelfths)")
+    p.add_argument("--noise-clips", type=int, default=120,
+                   help="training-only note-free clips (silence, hiss, rumble, hum, reverb tails)")
     p.add_argument("--max-pieces", type=int, default=0, help="render only the first N jobs (0: all)")
     p.add_argument("--max-duration", type=float, default=40.0, help="longest piece, seconds")
     p.add_argument("--validation", type=int, default=10, help="pieces in the validation split")
     p.add_argument("--test", type=int, default=12, help="pieces in each test split")
     p.add_argument("--soundfont", action="append", default=None, metavar="FILE[:PROGRAMS]",
                    help=f"training soundfont (repeatable); default {', '.join(DEFAULT_TRAIN_SOUNDFONTS)}")
+    p.add_argument("--extra-soundfont", action="append", default=None, metavar="FILE[:PROGRAMS]",
+                   help="training-only voice, a soundfont or a timidity .cfg (repeatable; 'none' for none); "
+                        f"default {', '.join(DEFAULT_EXTRA_TRAIN_SOUNDFONTS)}")
     p.add_argument("--holdout-soundfont", default=DEFAULT_HOLDOUT_SOUNDFONT,
                    help="soundfont only used for the test-unseen-instrument split")
     p.add_argument("--seed", type=int, default=0)
@@ -28,7 +35,7 @@ def _add_synth(sub):
 
 
 def run_synth(args):
-    from .synth import DEFAULT_TRAIN_SOUNDFONTS, build_corpus
+    from .synth import DEFAULT_EXTRA_TRAIN_SOUNDFONTS, DEFAULT_TRAIN_SOUNDFONTS, build_corpus
 
     if not args.midi_dir and not args.music21 and args.textures <= 0:
         raise ValueError("nothing to render: give --midi-dir, --music21 or --textures N")
@@ -37,11 +44,29 @@ def run_synth(args):
                          train_soundfonts=args.soundfont or DEFAULT_TRAIN_SOUNDFONTS,
                          holdout_soundfont=args.holdout_soundfont, seed=args.seed,
                          max_duration_s=args.max_duration, n_validation=args.validation,
-                         n_test=args.test, workers=args.workers or None)
+                         n_test=args.test, workers=args.workers or None,
+                         n_doubled=args.doubled_textures, n_noise=args.noise_clips,
+                         extra_train_soundfonts=[] if args.extra_soundfont == ["none"]
+                         else args.extra_soundfont or DEFAULT_EXTRA_TRAIN_SOUNDFONTS)
     print(f"corpus index: {index}")
 
 
-COMMANDS = {"synth": (_add_synth, run_synth)}
+def _add_upgrade(sub):
+    p = sub.add_parser("upgrade-checkpoint", help="convert a pre-0.2 training checkpoint to the safe format",
+                       description="Rewrite a training checkpoint written before hppnet-plugin 0.2 so that it "
+                                   "loads weights-only. Reading the old file unpickles it, which can run code "
+                                   "from it: run this only on checkpoints you trust (your own runs).")
+    p.add_argument("checkpoint", nargs="+", help="last.pt / best.pt files, rewritten in place")
+
+
+def run_upgrade(args):
+    from .loop import upgrade_checkpoint
+
+    for path in args.checkpoint:
+        print(f"upgraded {upgrade_checkpoint(path)}")
+
+
+COMMANDS = {"synth": (_add_synth, run_synth), "upgrade-checkpoint": (_add_upgrade, run_upgrade)}
 
 
 def _register_more():

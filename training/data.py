@@ -57,17 +57,45 @@ def cache_piece(piece, cache_dir, config: HPPNetConfig, frontend=None) -> Path:
     return path
 
 
-def cache_pieces(pieces, cache_dir, config, progress=True) -> list:
-    """Cache every piece; unreadable ones are skipped with a logged count. Returns paths."""
+_WORKER_FRONTENDS = {}
+
+
+def _cache_one(args):
+    piece, cache_dir, config = args
+    torch.set_num_threads(1)
+    # One front end per worker process: building the CQT kernels costs more than a short piece.
+    frontend = _WORKER_FRONTENDS.get(config) or _WORKER_FRONTENDS.setdefault(config, LogCQT(config))
+    try:
+        return cache_piece(piece, cache_dir, config, frontend), None
+    except ValueError as error:
+        return None, str(error)
+
+
+def cache_pieces(pieces, cache_dir, config, progress=True, workers: int = 1) -> list:
+    """Cache every piece (``workers`` processes, one thread each, when > 1); unreadable ones
+    are skipped with a logged count. Returns the paths in the order of ``pieces``."""
     from tqdm import tqdm
 
-    frontend = LogCQT(config)
     paths, failed = [], []
-    for piece in tqdm(pieces, desc="caching features", unit="piece", disable=not progress):
-        try:
-            paths.append(cache_piece(piece, cache_dir, config, frontend))
-        except ValueError as error:
-            failed.append(str(error))
+    if workers > 1:
+        from multiprocessing import get_context
+
+        with get_context("spawn").Pool(workers) as pool:
+            results = list(tqdm(pool.imap(_cache_one, [(p, cache_dir, config) for p in pieces]),
+                                total=len(pieces), desc="caching features", unit="piece", disable=not progress))
+    else:
+        frontend = LogCQT(config)
+        results = []
+        for piece in tqdm(pieces, desc="caching features", unit="piece", disable=not progress):
+            try:
+                results.append((cache_piece(piece, cache_dir, config, frontend), None))
+            except ValueError as error:
+                results.append((None, str(error)))
+    for path, error in results:
+        if path is not None:
+            paths.append(path)
+        else:
+            failed.append(error)
     if failed:
         log.warning("skipped %d unreadable pieces (first: %s)", len(failed), failed[0])
     if not paths:

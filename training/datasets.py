@@ -127,9 +127,26 @@ def read_maps_notes(txt_path, midi_path=None) -> list:
     return sort_notes(notes)
 
 
+MAPS_VALIDATION_FRACTION = 0.1
+
+
+def maps_validation_pieces(piece_names) -> set:
+    """The training pieces held out for validation: a fixed ~10 % of the distinct pieces, chosen
+    by a hash of the piece name, so every synthesized piano's rendering of one piece falls on
+    the same side (and never a test piece: those are excluded before)."""
+    import zlib
+
+    names = sorted(set(piece_names))
+    if len(names) < 2:
+        return set()
+    ranked = sorted(names, key=lambda n: zlib.crc32(n.encode()))
+    return set(ranked[:max(1, int(round(MAPS_VALIDATION_FRACTION * len(names))))])
+
+
 def maps_pieces(root, split: Optional[str] = None) -> list:
     """MAPS pieces (MUS folders). ``test``: ENSTDkAm + ENSTDkCl (real Disklavier);
-    ``train``: the synthesized pianos, without pieces that occur in the test set."""
+    ``train`` and ``validation``: the synthesized pianos, without pieces that occur in the test
+    set, split by piece (:func:`maps_validation_pieces`): validation never sees test data."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} does not exist")
@@ -149,9 +166,16 @@ def maps_pieces(root, split: Optional[str] = None) -> list:
             continue
         records.append((piece, piano, wav, txt, wav.with_suffix(".mid")))
     test_pieces = {r[0] for r in records if r[1] in MAPS_TEST_PIANOS}
+    validation = maps_validation_pieces(r[0] for r in records
+                                        if r[1] not in MAPS_TEST_PIANOS and r[0] not in test_pieces)
     pieces = []
     for piece, piano, wav, txt, mid in records:
-        s = "test" if piano in MAPS_TEST_PIANOS else ("train" if piece not in test_pieces else None)
+        if piano in MAPS_TEST_PIANOS:
+            s = "test"
+        elif piece in test_pieces:
+            s = None
+        else:
+            s = "validation" if piece in validation else "train"
         if s is None or (split is not None and s != split):
             continue
         pieces.append(Piece(wav.stem, s, wav, mid if mid.exists() else None, txt))

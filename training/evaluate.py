@@ -31,6 +31,9 @@ def add_arguments(sub):
     p.add_argument("--precision", choices=PRECISIONS,
                    help="HPPNet model arithmetic (default: the transcriber's own, auto); recorded in the JSON")
     p.add_argument("--max-pieces", type=int, default=0, help="score only the first N pieces of each split")
+    p.add_argument("--errors", action="store_true",
+                   help="also count where the note errors are (chord notes on partials, repeated notes, "
+                        "registers, false positives on partials: training.metrics.error_counts)")
     p.add_argument("--json", required=True, help="output JSON file")
     p.add_argument("--markdown", help="output Markdown table (default: JSON path with .md)")
     p.add_argument("--overwrite", action="store_true")
@@ -41,14 +44,33 @@ def parse_transcriber(spec: str):
     return name, (checkpoint or None)
 
 
-def evaluate(transcriber, pieces) -> dict:
-    rows = []
+def evaluate(transcriber, pieces, errors: bool = False) -> dict:
+    rows, counts = [], {}
     for piece in pieces:
         started = time.time()
         result = transcriber.transcribe(piece.audio_path)
-        scores = M.flatten(M.transcription_metrics(piece.notes(), result.notes))
+        reference = piece.notes()
+        scores = M.flatten(M.transcription_metrics(reference, result.notes))
         rows.append({"piece": piece.name, "seconds": round(time.time() - started, 2), **scores})
-    return {"pieces": rows, "summary": M.summarize(rows)}
+        if errors:
+            for key, value in M.error_counts(reference, result.notes).items():
+                counts[key] = counts.get(key, 0) + value
+    out = {"pieces": rows, "summary": M.summarize(rows)}
+    if errors:
+        out["errors"] = {"counts": counts, **M.error_table(counts)}
+    return out
+
+
+def error_markdown(results: dict) -> str:
+    keys = ("on_partial_recall", "chord_other_recall", "chord3_recall", "share_of_misses_in_chord3",
+            "repeated_recall", "register_low_recall", "register_middle_recall", "register_high_recall",
+            "false_positives", "share_of_false_positives_on_partials")
+    lines = ["| split | transcriber | " + " | ".join(keys) + " |", "|" + "---|" * (2 + len(keys))]
+    for split, by_name in results.items():
+        for name, res in by_name.items():
+            if "errors" in res:
+                lines.append(f"| {split} | {name} | " + " | ".join(str(res["errors"].get(k)) for k in keys) + " |")
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
 def markdown_table(results: dict) -> str:
@@ -90,7 +112,7 @@ def run(args):
                             "precision": getattr(transcriber, "precision", None)}
         for split, pieces in pieces_by_split.items():
             log.info("evaluating %s on %s (%d pieces)", label, split, len(pieces))
-            results[split][label] = evaluate(transcriber, pieces)
+            results[split][label] = evaluate(transcriber, pieces, errors=args.errors)
     report = {"dataset": str(args.data), "dataset_kind": args.dataset, "transcribers": described,
               "protocol": "mir_eval; onset 50 ms; offset ratio 0.2 (min 50 ms); velocity tolerance 0.1; "
                           "frame F1 on 20 ms piano rolls; references sustain-extended",
@@ -98,7 +120,8 @@ def run(args):
     text = json.dumps(report, indent=1).encode()
     Path(out_json).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out_json, lambda f: f.write(text), overwrite=args.overwrite)
-    table = markdown_table(results).encode()
-    atomic_write(out_md, lambda f: f.write(table), overwrite=args.overwrite)
-    print(markdown_table(results))
+    text_md = markdown_table(results) + ("\nWhere the note errors are:\n\n" + error_markdown(results)
+                                         if args.errors else "")
+    atomic_write(out_md, lambda f: f.write(text_md.encode()), overwrite=args.overwrite)
+    print(text_md)
     print(f"wrote {out_json} and {out_md}")

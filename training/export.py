@@ -11,7 +11,7 @@ import torch
 
 from hppnet_plugin.io import atomic_write
 from hppnet_plugin.model import count_parameters
-from hppnet_plugin.weights import WEIGHTS_FORMAT, build_model, load_weights, sha256_of, sidecar_path
+from hppnet_plugin.weights import WEIGHTS_FORMAT, build_model, load_weights, read_sidecar, sha256_of, sidecar_path
 
 
 def add_arguments(sub):
@@ -76,9 +76,15 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
         raise FileExistsError(f"{side} exists; pass --overwrite")
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda f: torch.save(weights, f), overwrite=overwrite)
-    full = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    full = torch.load(checkpoint, map_location="cpu", weights_only=True)  # load_weights proved it safe
     run = full.get("run", {}) if isinstance(full, dict) else {}
     history = _validation_history(checkpoint.parent)
+    source_meta = read_sidecar(checkpoint) if isinstance(full, dict) and "state_dict" in full else {}
+    if source_meta:  # re-exporting a weight file (e.g. to calibrate it on other data): keep its provenance
+        run = {"command": source_meta.get("training_command", ""), **source_meta, **run}
+        run["history"] = source_meta.get("training_history", [])
+        history = history or source_meta.get("validation_history", [])
+        full = {"step": source_meta.get("steps"), "wall_s": (source_meta.get("wall_hours") or 0) * 3600}
     best_row = max(history, key=lambda r: float(r.get("note_f1", 0)), default={})
     meta = {
         "name": f"hppnet-{config['variant']}", "variant": config["variant"], "format": WEIGHTS_FORMAT,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -57,6 +58,11 @@ def add_arguments(sub):
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--lr-decay-steps", type=int, default=10_000, help="multiply lr by --lr-decay every N steps")
     p.add_argument("--lr-decay", type=float, default=0.98)
+    p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="start a new run from these weights (same variant, or hppnet-base weights "
+                        "to warm-start an sp: see training/warm_start.py); ignored when --out resumes")
+    p.add_argument("--warmup-steps", type=int, default=0,
+                   help="linear learning-rate warm-up over the first N steps of a new run")
     p.add_argument("--reset-lr", action="store_true",
                    help="on resume, restart the schedule at --lr instead of the checkpoint's learning rate")
     p.add_argument("--clip-grad", type=float, default=3.0, help="max gradient norm (0: off)")
@@ -71,7 +77,9 @@ def add_arguments(sub):
     p.add_argument("--amp", default="auto", choices=["auto", "off"],
                    help="mixed precision: bf16 on CUDA and on CPUs with native bf16, else off")
     p.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after N minutes")
+    p.add_argument("--cache-only", action="store_true", help="fill the feature cache, then exit")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
+    p.add_argument("--cache-workers", type=int, default=1, help="processes computing the feature cache")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard event files to <out>/tensorboard (needs tensorboard; "
@@ -97,6 +105,74 @@ def _autocast_dtype(device, amp: str):
     measured 2.8x faster per step for tiny on a 2-core EPYC), or fp32 with --amp off."""
     dtype = autocast_dtype(device, "auto") if amp == "auto" else None
     return dtype is not None, dtype or torch.float32
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """A random order of the crops that depends only on (seed, epoch), like DistributedSampler,
+    so a resumed run sees the same order, and can skip the batches it had already trained on."""
+
+    def __init__(self, n: int, seed: int = 0):
+        self.n, self.seed, self.epoch, self.skip = n, seed, 0, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0):
+        self.epoch, self.skip = epoch, skip
+
+    def __len__(self):
+        return self.n - self.skip
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch))
+        return iter(order[self.skip:].tolist())
+
+
+def rng_state() -> dict:
+    """The Python, NumPy and torch RNG states as tensors and plain types (weights-only loadable)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
+            "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+            "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict):
+    py, npy = state["python"], state["numpy"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss_next"]))
+    np.random.set_state((npy["name"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """A training checkpoint, loaded weights-only (no code runs on load); a clear error otherwise."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} cannot be loaded safely (weights-only): {str(error).splitlines()[0]}. "
+                         "A checkpoint written by hppnet-plugin before 0.2 holds NumPy objects; if you "
+                         "trust the file, convert it once with `python -m hppnet_plugin.training "
+                         f"upgrade-checkpoint {path}`") from None
+
+
+def upgrade_checkpoint(path) -> Path:
+    """Rewrite a pre-0.2 training checkpoint (NumPy RNG state pickled as objects) in the
+    weights-only-loadable form. Unpickling the old file runs code from it: only for files you trust."""
+    path = Path(path)
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if not (isinstance(state, dict) and "model" in state and "optimizer" in state and "rng" in state):
+        raise ValueError(f"{path} is not an hppnet-plugin training checkpoint")
+    rng = state["rng"]
+    if isinstance(rng.get("numpy"), tuple):
+        name, keys, pos, has_gauss, cached = rng["numpy"]
+        version, internal, gauss_next = rng["python"]
+        state["rng"] = {
+            "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
+            "numpy": {"name": name, "keys": torch.from_numpy(np.asarray(keys).astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+            "torch": rng["torch"]}
+    _save(state, path)
+    load_checkpoint(path)  # proves the new file loads weights-only
+    return path
 
 
 def _save(obj, path: Path):
@@ -127,6 +203,24 @@ def _manifest_hash(data_root: Path) -> str:
     return ""
 
 
+def _initial_state(path, config: HPPNetConfig) -> dict:
+    """Weights to start a new run from: the same architecture, or base weights seeding an sp."""
+    from hppnet_plugin.weights import load_weights
+
+    from .warm_start import sp_config_from_base, sp_state_from_base
+
+    source_dict, state = load_weights(path)
+    source = HPPNetConfig.from_dict(source_dict)
+    if config.variant == "sp" and source.variant == "base":
+        if sp_config_from_base(source) != config:
+            raise ValueError(f"{path} (E={source.channels}) cannot seed this sp (E={config.channels})")
+        return sp_state_from_base(state)
+    if source != config:
+        raise ValueError(f"--init-from {path} is a {source.variant} with E={source.channels}; this run "
+                         f"trains a {config.variant} with E={config.channels}")
+    return {k: v.float() for k, v in state.items()}
+
+
 def run(args):
     rank, world, dist = _distributed()
     device = choose_device(args.device)
@@ -143,24 +237,29 @@ def run(args):
     cache_dir = Path(args.cache) if args.cache else data_root / ".hppnet-cache"
 
     train_pieces = dataset_pieces(args.dataset, data_root, "train")
-    val_split = "validation" if args.dataset == "maestro" else "test"
+    val_split = "validation"
     val_pieces = dataset_pieces(args.dataset, data_root, val_split)[: args.validation_pieces]
     # Rank 0 fills the cache first; the others then only read it.
     if rank == 0:
-        train_paths = cache_pieces(train_pieces, cache_dir, config, progress=not args.no_progress)
-        val_paths = cache_pieces(val_pieces, cache_dir, config, progress=False)
+        train_paths = cache_pieces(train_pieces, cache_dir, config, progress=not args.no_progress,
+                                   workers=args.cache_workers)
+        val_paths = cache_pieces(val_pieces, cache_dir, config, progress=False, workers=args.cache_workers)
     if dist is not None:
         dist.barrier()
     if rank != 0:
         train_paths = cache_pieces(train_pieces, cache_dir, config, progress=False)
         val_paths = cache_pieces(val_pieces, cache_dir, config, progress=False)
 
+    if args.cache_only:
+        log.info("feature cache ready: %d training and %d validation pieces in %s",
+                 len(train_paths), len(val_paths), cache_dir)
+        return out
     crop_frames = int(round(args.crop_seconds * config.sample_rate / config.hop_length))
     dataset = CropDataset(train_paths, crop_frames, seed=args.seed)
     if dist is not None:
         sampler = torch.utils.data.distributed.DistributedSampler(dataset, world, rank, shuffle=True, seed=args.seed)
     else:
-        sampler = torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(args.seed))
+        sampler = EpochSampler(len(dataset), args.seed)
     loader_args = dict(batch_size=args.batch_size, sampler=sampler, collate_fn=collate,
                        num_workers=args.workers, drop_last=len(dataset) >= args.batch_size * world)
 
@@ -171,10 +270,17 @@ def run(args):
     use_amp, amp_dtype = _autocast_dtype(device, args.amp)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
-    step, best, since_best, epoch, wall_before = 0, -1.0, 0, 0, 0.0
+    step, best, since_best, epoch, wall_before, batches_done = 0, -1.0, 0, 0, 0.0, 0
     last = out / "last.pt"
+    if args.init_from and not last.exists():
+        model.load_state_dict(_initial_state(args.init_from, config))
+        if rank == 0:
+            log.info("initialised from %s", args.init_from)
+    if args.warmup_steps:  # the step schedule times a linear rise to --lr over the first N steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / args.warmup_steps)
+                                                      * args.lr_decay ** (s // args.lr_decay_steps))
     if last.exists():
-        state = torch.load(last, map_location=device, weights_only=False)
+        state = load_checkpoint(last, map_location=device)
         if state["config"] != config.to_dict():
             raise ValueError(f"{last} was trained with another configuration ({state['config']['variant']}, "
                              f"E={state['config']['channels']}); use a new --out folder")
@@ -182,10 +288,11 @@ def run(args):
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, best, since_best, epoch = state["step"], state["best"], state["since_best"], state["epoch"]
+        batches_done = state.get("batches_in_epoch", 0)
+        if "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         wall_before = state.get("wall_s", 0.0)
-        random.setstate(state["rng"]["python"])
-        np.random.set_state(state["rng"]["numpy"])
-        torch.set_rng_state(state["rng"]["torch"])
+        set_rng_state(state["rng"])
         if args.reset_lr:  # continue from the checkpoint with a new learning-rate schedule
             for group in optimizer.param_groups:
                 group["lr"] = group["initial_lr"] = args.lr
@@ -238,8 +345,8 @@ def run(args):
     def checkpoint(path):
         _save({"config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "step": step, "best": best, "since_best": since_best,
-               "epoch": epoch, "wall_s": wall_before + time.time() - start_time,
-               "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+               "epoch": epoch, "batches_in_epoch": batches_done, "wall_s": wall_before + time.time() - start_time,
+               "rng": rng_state(),
                "run": json.loads((out / "run.json").read_text())}, path)
 
     from tqdm import tqdm
@@ -251,10 +358,15 @@ def run(args):
     running, running_steps, stop = {}, 0, False
     while step < args.steps and not stop:
         dataset.set_epoch(epoch)
-        if hasattr(sampler, "set_epoch"):
+        skip = batches_done  # a resumed epoch continues after the batches it had trained on
+        if isinstance(sampler, EpochSampler):
+            sampler.set_epoch(epoch, skip=skip * args.batch_size)
+            skip = 0
+        else:
             sampler.set_epoch(epoch)
         loader = torch.utils.data.DataLoader(dataset, **loader_args)
-        for batch in loader:
+        for batch in itertools.islice(loader, skip, None):
+            batches_done += 1
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 logits = train_model(batch["features"], heads=HEADS)
@@ -312,7 +424,7 @@ def run(args):
             if stop or step >= args.steps:
                 break
         else:
-            epoch += 1
+            epoch, batches_done = epoch + 1, 0
     if rank == 0:
         checkpoint(last)
         if not (out / "best.pt").exists():

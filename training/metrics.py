@@ -81,3 +81,82 @@ def summarize(rows) -> dict:
     keys = [k for k in rows[0] if isinstance(rows[0][k], float)] if rows else []
     return {k: {"mean": float(np.mean([r[k] for r in rows])), "std": float(np.std([r[k] for r in rows]))}
             for k in keys}
+
+
+PARTIAL_INTERVALS = (12, 19, 24)  # octave, twelfth, double octave: the strongest shared partials
+CHORD_WINDOW_S = 0.03
+REGISTERS = (("low", 21, 47), ("middle", 48, 71), ("high", 72, 108))
+
+
+def error_counts(ref_notes, est_notes) -> dict:
+    """Where the note errors are (onsets within 50 ms, as note F1), as counts summable over pieces.
+
+    - ``chord3``: notes in chords of 3+ notes (onsets within 30 ms); ``on_partial``: chord notes
+      12/19/24 semitones above another note of the same chord; ``chord_other``: the other notes
+      of chords of 2+ notes;
+    - ``repeated``: a key struck again while its previous note still sounded (sustain-extended);
+    - ``register_low/middle/high``: every note by register (A0-B2, C3-B4, C5-C8);
+    - ``fp_partial``: extra notes 12/19/24 semitones above a sounding reference note.
+    Each ``*_notes`` has its ``*_found``; ``misses`` and ``false_positives`` are totals."""
+    import mir_eval
+
+    ref = sorted(ref_notes, key=lambda n: (n.start, n.pitch))
+    est = list(est_notes)
+    ref_i, ref_p, _ = _arrays(ref)
+    est_i, est_p, _ = _arrays(est)
+    matched = mir_eval.transcription.match_notes(ref_i, ref_p, est_i, est_p, offset_ratio=None) \
+        if len(ref) and len(est) else []
+    found = np.zeros(len(ref), bool)
+    used = np.zeros(len(est), bool)
+    for r, e in matched:
+        found[r], used[e] = True, True
+
+    chord_of, chords, first = [], [], None
+    for i, n in enumerate(ref):
+        if first is None or n.start - ref[first].start > CHORD_WINDOW_S:
+            first = i
+            chords.append([])
+        chords[-1].append(i)
+        chord_of.append(len(chords) - 1)
+    counts = {}
+
+    def add(name, hit):
+        counts[f"{name}_notes"] = counts.get(f"{name}_notes", 0) + 1
+        counts[f"{name}_found"] = counts.get(f"{name}_found", 0) + int(hit)
+
+    last_end = {}
+    for i, n in enumerate(ref):
+        chord = [ref[j].pitch for j in chords[chord_of[i]] if j != i]
+        if len(chord) >= 2:
+            add("chord3", found[i])
+        if chord:
+            add("on_partial" if any(n.pitch - q in PARTIAL_INTERVALS for q in chord) else "chord_other", found[i])
+        if n.pitch in last_end and last_end[n.pitch] >= n.start - 0.02:
+            add("repeated", found[i])
+        last_end[n.pitch] = max(last_end.get(n.pitch, 0.0), n.end)
+        for name, lo, hi in REGISTERS:
+            if lo <= n.pitch <= hi:
+                add(f"register_{name}", found[i])
+    counts["misses"] = int((~found).sum())
+    counts["misses_in_chord3"] = int(sum(1 for i in range(len(ref)) if not found[i]
+                                         and len(chords[chord_of[i]]) >= 3))
+    counts["false_positives"] = int((~used).sum())
+    counts["fp_partial"] = int(sum(1 for e, n in enumerate(est) if not used[e] and any(
+        n.pitch - r.pitch in PARTIAL_INTERVALS and r.start - 0.05 <= n.start <= r.end for r in ref)))
+    return counts
+
+
+def error_table(counts: dict) -> dict:
+    """Summed counts -> readable rates: recall per class, share of misses in chords, partial FPs."""
+    out = {}
+    for key in sorted(k[:-6] for k in counts if k.endswith("_notes")):
+        n = counts[f"{key}_notes"]
+        out[f"{key}_recall"] = round(counts[f"{key}_found"] / n, 4) if n else None
+        out[f"{key}_notes"] = n
+    out["misses"] = counts.get("misses", 0)
+    out["share_of_misses_in_chord3"] = round(counts["misses_in_chord3"] / counts["misses"], 4) \
+        if counts.get("misses") else None
+    out["false_positives"] = counts.get("false_positives", 0)
+    out["share_of_false_positives_on_partials"] = round(counts["fp_partial"] / counts["false_positives"], 4) \
+        if counts.get("false_positives") else None
+    return out

@@ -48,6 +48,15 @@ DEFAULT_TRAIN_SOUNDFONTS = (
     "/usr/share/sounds/sf2/sf_GMbank.sf2:0,1",
 )
 DEFAULT_HOLDOUT_SOUNDFONT = "/usr/share/sounds/sf3/MuseScore_General_Full.sf3:0"
+DEFAULT_EXTRA_TRAIN_SOUNDFONTS = ("/etc/timidity/freepats.cfg:0",)
+"""Training-only voices, drawn for training pieces alone so that the validation and test
+renders stay those of the first corpus. A ``.cfg`` file is a timidity configuration
+(freepats' grand piano: a timbre none of the soundfonts has), rendered with timidity."""
+PACKAGE_OF = {
+    "FluidR3_GM.sf2": "fluid-soundfont-gm", "FluidR3Mono_GM.sf3": "fluidr3mono-gm-soundfont",
+    "TimGM6mb.sf2": "timgm6mb-soundfont", "sf_GMbank.sf2": "csound-soundfont",
+    "MuseScore_General_Full.sf3": "musescore-general-soundfont", "freepats.cfg": "freepats timidity",
+}
 RENDER_RATE = 16_000
 
 
@@ -62,6 +71,10 @@ class Voice:
     def name(self) -> str:
         return f"{Path(self.path).stem}-p{self.program}"
 
+    @property
+    def renderer(self) -> str:
+        return "timidity" if self.path.endswith(".cfg") else "fluidsynth"
+
 
 def parse_soundfonts(specs) -> list:
     """["file.sf2:0,1", ...] -> [Voice]; a spec without ':' means program 0."""
@@ -69,8 +82,11 @@ def parse_soundfonts(specs) -> list:
     for spec in specs:
         path, _, programs = spec.partition(":")
         if not Path(path).is_file():
-            raise ValueError(f"soundfont {path} does not exist; install it (see data-facts.md: "
-                             "apt-get install fluid-soundfont-gm ...) or pass --soundfont with another file")
+            package = PACKAGE_OF.get(Path(path).name)
+            hint = (f"install it with: apt-get install {package}" if package
+                    else "install the package that provides it")
+            raise ValueError(f"soundfont {path} does not exist; {hint}, or pass --soundfont / "
+                             "--extra-soundfont with a file you have")
         for p in (programs or "0").split(","):
             voices.append(Voice(path, int(p)))
     return voices
@@ -93,15 +109,94 @@ def load_midi_piece(path) -> list:
     return sort_notes(notes)
 
 
-def generate_texture(rng: np.random.Generator, duration_s: float) -> list:
-    """Piano textures covering all 88 keys: chords, arpeggios, scales, repeats, jumps, clusters."""
+TEXTURE_KINDS = ("chords", "arpeggio", "scale", "repeat", "jumps", "cluster", "two_hands")
+DOUBLED_KINDS = ("octave_bass", "doubled_melody", "wide_chords", "partial_chords")
+"""Textures whose chord notes sit on partials of lower notes of the same chord (octaves,
+twelfths, double octaves): the notes hppnet-tiny missed most on an unseen piano."""
+
+# Chord shapes spanning two or three octaves, in semitones above the lowest note: doubled
+# roots (12, 24), fifths an octave up (19 = twelfth), thirds in the upper octave.
+WIDE_SHAPES = ([0, 12, 16, 19, 24], [0, 7, 12, 16, 24], [0, 12, 19, 24, 28], [0, 12, 15, 19, 24],
+               [0, 7, 16, 24, 31], [0, 12, 24, 28, 31, 36], [0, 19, 24, 28], [0, 12, 19, 22, 28],
+               [0, 7, 12, 19, 24, 28], [0, 12, 17, 21, 24])
+PARTIAL_INTERVALS = (12, 19, 24, 28, 31)  # octave, twelfth, double octave, 5th and 6th partials
+
+
+def _doubled_segment(kind, rng, t, seg_end, base_vel, lo, hi, notes):
+    """One segment of a doubled-chord texture appended to ``notes``; returns the new time."""
+    if kind == "octave_bass":  # left-hand octaves under a right-hand line or chords
+        step = rng.uniform(0.2, 0.7)
+        bass = int(rng.integers(lo, 60))
+        mel = int(rng.integers(55, hi - 14))
+        while t < seg_end:
+            dur = step * rng.uniform(0.8, 2.0)
+            for p in (bass, bass + 12):
+                notes.append((t, t + dur, p, base_vel + rng.normal(0, 6)))
+            for k in range(int(rng.integers(1, 3))):
+                mt = t + k * step / 2
+                chord = [mel] + ([mel - 12] if rng.random() < 0.3 else []) + \
+                        ([mel + int(rng.choice([3, 4, 7]))] if rng.random() < 0.4 else [])
+                for p in chord:
+                    if lo <= p <= hi:
+                        notes.append((mt, mt + step * rng.uniform(0.4, 1.0), p, base_vel + rng.normal(0, 8)))
+                mel = int(np.clip(mel + rng.integers(-5, 6), 50, hi - 14))
+            bass = int(np.clip(bass + rng.integers(-5, 6), lo, 62))
+            t += step
+    elif kind == "doubled_melody":  # melody in octaves (or double octaves), sometimes with a bass
+        step = rng.uniform(0.1, 0.45)
+        gap = int(rng.choice([12, 12, 24, 19]))
+        mel = int(rng.integers(lo, hi - gap))
+        while t < seg_end:
+            dur = step * rng.uniform(0.7, 1.8)
+            for p in (mel, mel + gap):
+                notes.append((t, t + dur, p, base_vel + rng.normal(0, 7)))
+            if rng.random() < 0.25 and mel - 12 >= lo:
+                notes.append((t, t + 2 * dur, mel - 12, base_vel - 8 + rng.normal(0, 6)))
+            mel = int(np.clip(mel + rng.integers(-4, 5), lo, hi - gap))
+            t += step
+    elif kind == "wide_chords":  # full chords over two or three octaves, anywhere on the keyboard
+        while t < seg_end:
+            shape = WIDE_SHAPES[int(rng.integers(len(WIDE_SHAPES)))]
+            root = int(rng.integers(lo, hi - shape[-1] + 1))
+            dur = rng.uniform(0.2, 1.8)
+            spread = rng.uniform(0, 0.04) if rng.random() < 0.5 else 0.0  # rolled a little, or struck
+            for j, iv in enumerate(shape):
+                s = t + j * spread / max(1, len(shape) - 1)
+                notes.append((s, s + dur * rng.uniform(0.7, 1.0), root + iv, base_vel + rng.normal(0, 9)))
+            t += dur * rng.uniform(0.7, 1.2)
+    else:  # partial_chords: a low note plus notes on its partials, with other chord notes between
+        while t < seg_end:
+            root = int(rng.integers(lo, hi - 24))
+            dur = rng.uniform(0.15, 1.5)
+            chosen = {0}
+            for iv in PARTIAL_INTERVALS:
+                if root + iv <= hi and rng.random() < 0.55:
+                    chosen.add(iv)
+            for _ in range(int(rng.integers(0, 3))):  # non-partial chord tones
+                iv = int(rng.choice([3, 4, 9, 10, 14, 15, 16, 21, 22]))
+                if root + iv <= hi:
+                    chosen.add(iv)
+            if len(chosen) == 1:
+                chosen.add(12)
+            for iv in sorted(chosen):
+                vel = base_vel + rng.normal(0, 10) - (6 if iv in PARTIAL_INTERVALS else 0)
+                notes.append((t, t + dur * rng.uniform(0.7, 1.0), root + iv, vel))
+            t += dur * rng.uniform(0.8, 1.2)
+    return t
+
+
+def generate_texture(rng: np.random.Generator, duration_s: float, kinds=TEXTURE_KINDS) -> list:
+    """Piano textures covering all 88 keys: chords, arpeggios, scales, repeats, jumps, clusters
+    (``TEXTURE_KINDS``), or chords doubled on partials (``DOUBLED_KINDS``)."""
     notes, t = [], 0.0
     lo, hi = C.MIN_PITCH, C.MAX_PITCH
     while t < duration_s:
-        kind = rng.choice(["chords", "arpeggio", "scale", "repeat", "jumps", "cluster", "two_hands"])
+        kind = rng.choice(list(kinds))
         seg_end = t + rng.uniform(3.0, 8.0)
         base_vel = rng.uniform(35, 105)
-        if kind == "chords":
+        if kind in DOUBLED_KINDS:
+            t = _doubled_segment(kind, rng, t, seg_end, base_vel, lo, hi, notes)
+        elif kind == "chords":
             while t < seg_end:
                 root = int(rng.integers(lo, hi - 12))
                 shapes = [[0, 4, 7], [0, 3, 7], [0, 4, 7, 12], [0, 3, 7, 10], [0, 5, 9],
@@ -249,13 +344,18 @@ def _remove_same_key_overlaps(notes):
     return [n for n in out if n is not None]
 
 
-def write_performance_midi(notes, pedal, path, program: int = 0):
+def write_performance_midi(notes, pedal, path, program: int = 0, tuning_cents: float = 0.0):
+    """Notes + sustain pedal as a one-track MIDI file. ``tuning_cents`` detunes the whole
+    channel with one pitch-bend at time 0 (default bend range +-2 semitones)."""
     import pretty_midi
 
     midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     inst = pretty_midi.Instrument(program=program, name="Piano")
     inst.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in notes]
     inst.control_changes = [pretty_midi.ControlChange(C.SUSTAIN_CC, v, t) for t, v in pedal]
+    if tuning_cents:
+        bend = int(round(np.clip(tuning_cents / 200.0, -1, 1) * 8191))
+        inst.pitch_bends = [pretty_midi.PitchBend(bend, 0.0)]
     midi.instruments.append(inst)
     midi.write(str(path))
 
@@ -263,7 +363,9 @@ def write_performance_midi(notes, pedal, path, program: int = 0):
 # ----------------------------------------------------------------------------- audio
 
 def render(midi_path, voice: Voice, out_wav, reverb: bool = False):
-    """Render a MIDI file to a 16 kHz WAV with the fluidsynth command line."""
+    """Render a MIDI file to a 16 kHz WAV with fluidsynth (or timidity for a ``.cfg`` voice)."""
+    if voice.renderer == "timidity":
+        return _render_timidity(midi_path, voice, out_wav)
     if shutil.which("fluidsynth") is None:
         raise RuntimeError("fluidsynth is not installed: apt-get install fluidsynth (the synth "
                            "subcommand renders audio with it)")
@@ -273,6 +375,20 @@ def render(midi_path, voice: Voice, out_wav, reverb: bool = False):
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0 or not Path(out_wav).exists():
         raise RuntimeError(f"fluidsynth failed on {midi_path} with {voice.path}: {result.stderr[-500:]}")
+
+
+def _render_timidity(midi_path, voice: Voice, out_wav):
+    if shutil.which("timidity") is None:
+        raise RuntimeError("timidity is not installed: apt-get install timidity freepats (the "
+                           f"voice {voice.path} renders with it)")
+    # --preserve-silence: without it timidity drops the leading silence and every label is
+    # early by the first onset time. Reverb and chorus off, as for fluidsynth.
+    cmd = ["timidity", "-c", voice.path, "-Ow", "-s", str(RENDER_RATE), "--output-mono",
+           "--preserve-silence", "-EFreverb=0", "-EFchorus=0", "-A60", "-o", str(out_wav), str(midi_path)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0 or not Path(out_wav).exists():
+        raise RuntimeError(f"timidity failed on {midi_path} with {voice.path}: "
+                           f"{(result.stderr or result.stdout)[-500:]}")
 
 
 def _program_midi(program, path, pedal=()):
@@ -319,14 +435,93 @@ def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0) 
         x = (1 - mix) * x + mix * wet * (np.std(x) / (np.std(wet) + 1e-12))
     peak = np.max(np.abs(x)) + 1e-12
     x = x / peak * float(rng.uniform(0.1, 0.95))
-    if strength > 0 and rng.random() < 0.5:  # noise at 25-55 dB SNR, white or pink-ish
-        snr_db = float(rng.uniform(25, 55))
-        noise = rng.normal(0, 1, len(x))
-        if rng.random() < 0.5:
-            noise = signal.lfilter([1], [1, -0.95], noise)
+    if strength > 0 and rng.random() < 0.6:  # noise at 20-60 dB SNR: hiss, room rumble or mains hum
+        snr_db = float(rng.uniform(20, 60))
+        noise = background_noise(rng, len(x), str(rng.choice(["white", "pink", "brown", "hum", "hum+pink"])))
         noise *= np.sqrt(np.mean(x ** 2) / (np.mean(noise ** 2) + 1e-12)) * 10 ** (-snr_db / 20)
         x = x + noise
     return np.clip(x, -1, 1).astype(np.float32)
+
+
+NOISE_KINDS = ("silence", "white", "pink", "brown", "hum", "hum+pink", "reverb_tails")
+
+
+def background_noise(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
+    """``n`` samples (16 kHz) of a note-free background, unit RMS (zeros for "silence").
+
+    white/pink/brown: hiss and room rumble; hum: 50 or 60 Hz mains with random harmonics
+    (some of them near low piano keys: it has no onsets, and the model must learn that);
+    reverb_tails: decaying noise bursts, like the tail of a room after a sound stops."""
+    from scipy import signal
+
+    if kind == "silence":
+        return np.zeros(n)
+    if kind == "hum+pink":
+        mix = background_noise(rng, n, "hum") + float(rng.uniform(0.2, 1.0)) * background_noise(rng, n, "pink")
+        return mix / (np.sqrt(np.mean(mix ** 2)) + 1e-12)
+    if kind == "hum":
+        t = np.arange(n) / RENDER_RATE
+        f0 = float(rng.choice([50.0, 60.0])) * float(rng.uniform(0.995, 1.005))
+        x = np.zeros(n)
+        for h in range(1, int(rng.integers(3, 16))):
+            x += rng.uniform(0, 1) / h ** rng.uniform(0.3, 1.5) * np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 6.3))
+        x += 0.01 * rng.normal(0, 1, n)
+    elif kind == "reverb_tails":
+        x = np.zeros(n)
+        start = 0
+        while start < n:
+            rt60 = float(rng.uniform(0.3, 2.5))
+            length = min(n - start, int(RENDER_RATE * rt60))
+            burst = rng.normal(0, 1, length) * np.exp(-6.9 * np.arange(length) / RENDER_RATE / rt60)
+            x[start:start + length] += signal.lfilter([1], [1, -float(rng.uniform(0.5, 0.98))], burst)
+            start += length + int(RENDER_RATE * rng.uniform(0.2, 3.0))
+    else:
+        x = rng.normal(0, 1, n)
+        if kind == "pink":
+            x = signal.lfilter([1], [1, -0.95], x)
+        elif kind == "brown":
+            x = signal.lfilter([1], [1, -0.999], x)
+            x = signal.lfilter([1, -1], [1, -0.995], x)  # no DC drift
+    return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+
+
+def noise_clip(rng: np.random.Generator, duration_s: float) -> np.ndarray:
+    """A note-free training clip: silence, or one background at a peak level from barely
+    audible (-85 dBFS) to loud (-6 dBFS)."""
+    kind = str(rng.choice(NOISE_KINDS))
+    x = background_noise(rng, int(duration_s * RENDER_RATE), kind)
+    if kind != "silence":
+        x = x / (np.max(np.abs(x)) + 1e-12) * 10 ** (float(rng.uniform(-85, -6)) / 20)
+    return x.astype(np.float32)
+
+
+def add_silences(notes, pedal, rng: np.random.Generator):
+    """Quiet stretches real recordings have: a long intro, and up to two pauses (every note
+    stopped, the pedal lifted, 1.5-5 s of nothing). Returns (notes, pedal, outro_s)."""
+    notes, pedal = list(notes), list(pedal)
+    if rng.random() < 0.35:  # long intro
+        shift = float(rng.uniform(1.5, 6.0))
+        notes = [Note(n.start + shift, n.end + shift, n.pitch, n.velocity) for n in notes]
+        pedal = [(t + shift, v) for t, v in pedal]
+    for _ in range(int(rng.choice([0, 0, 1, 2]))):
+        starts = sorted({round(n.start, 3) for n in notes})
+        if len(starts) < 8:
+            break
+        cut = starts[int(rng.integers(len(starts) // 4, 3 * len(starts) // 4))]
+        gap = float(rng.uniform(1.5, 5.0))
+        moved = []
+        for n in notes:
+            if n.start >= cut:
+                moved.append(Note(n.start + gap, n.end + gap, n.pitch, n.velocity))
+            elif n.end > cut:  # sounding at the cut: released there
+                if cut - n.start >= 0.03:
+                    moved.append(Note(n.start, cut, n.pitch, n.velocity))
+            else:
+                moved.append(n)
+        pedal = [(t, v) for t, v in pedal if t < cut] + [(cut, 0)] + [(t + gap, v) for t, v in pedal if t >= cut]
+        notes = sort_notes(moved)
+    outro = float(rng.uniform(1.5, 6.0)) if rng.random() < 0.35 else 0.0
+    return notes, sorted(pedal), outro
 
 
 def _peaking_eq(x, sr, f0, gain_db, q, signal):
@@ -352,8 +547,13 @@ class Job:
 
 
 def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_duration_s,
-              n_validation, n_test, max_palestrina_fraction=0.15) -> list:
-    """Deterministic list of render jobs. Splits by piece; test pieces get two renders."""
+              n_validation, n_test, max_palestrina_fraction=0.15, n_doubled=0, n_noise=0,
+              extra_train_voices=()) -> list:
+    """Deterministic list of render jobs. Splits by piece; test pieces get two renders.
+
+    The doubled-chord textures (``n_doubled``), note-free noise clips (``n_noise``) and the
+    training-only voices are planned after, and apart from, the original pieces, so the
+    validation and test splits do not change when they are added."""
     rng = np.random.default_rng(seed)
     midi_files = sorted(str(p) for p in midi_files)
     palestrina = [p for p in midi_files if "palestrina" in Path(p).name.lower()]
@@ -377,6 +577,19 @@ def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_dur
             jobs.append(Job(name, "validation", source, voice, piece_seed, max_duration_s, 0.0))
         else:
             jobs.append(Job(name, "train", source, voice, piece_seed, max_duration_s, 1.0))
+    if not (n_doubled or n_noise or extra_train_voices):
+        return jobs
+    extra_rng = np.random.default_rng([seed, 1])
+    all_voices = list(train_voices) + list(extra_train_voices)
+    jobs = [job if job.split != "train" else
+            Job(job.name, job.split, job.source, all_voices[int(extra_rng.integers(len(all_voices)))],
+                job.seed, job.max_duration_s, job.augment_strength) for job in jobs]
+    extras = ["texture-doubled"] * n_doubled + ["noise"] * n_noise
+    for offset, j in enumerate(extra_rng.permutation(len(extras))):
+        source = extras[j]
+        voice = all_voices[int(extra_rng.integers(len(all_voices)))]
+        jobs.append(Job(f"{len(pieces) + offset:05d}-{source}", "train", source, voice,
+                        int(extra_rng.integers(2 ** 31)), max_duration_s, 1.0))
     return jobs
 
 
@@ -386,8 +599,9 @@ def run_job(job: Job, root: str, latencies: dict) -> dict:
 
     out_dir = Path(root) / job.split
     audio_path, midi_path = out_dir / f"{job.name}.flac", out_dir / f"{job.name}.midi"
-    row = {"canonical_composer": job.source.split("/")[-1].split("__")[0] if job.source != "texture"
-           else "generated", "canonical_title": job.name, "split": job.split, "year": job.split,
+    composer = {"texture": "generated", "texture-doubled": "generated", "noise": "noise"}.get(
+        job.source, job.source.split("/")[-1].split("__")[0])
+    row = {"canonical_composer": composer, "canonical_title": job.name, "split": job.split, "year": job.split,
            "midi_filename": f"{job.split}/{job.name}.midi",
            "audio_filename": f"{job.split}/{job.name}.flac", "soundfont": job.voice.name,
            "program": job.voice.program, "source": Path(job.source).name}
@@ -395,25 +609,35 @@ def run_job(job: Job, root: str, latencies: dict) -> dict:
         row["duration"] = round(sf.info(str(audio_path)).duration, 3)
         return row
     rng = np.random.default_rng(job.seed)  # same piece -> same performance in every split
-    if job.source == "texture":
-        raw = generate_texture(rng, job.max_duration_s + 5)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if job.source == "noise":
+        return _write_noise_job(job, rng, out_dir, audio_path, midi_path, row)
+    if job.source in ("texture", "texture-doubled"):
+        raw = generate_texture(rng, job.max_duration_s + 5,
+                               DOUBLED_KINDS if job.source == "texture-doubled" else TEXTURE_KINDS)
     else:
         raw = load_midi_piece(job.source)
     notes, pedal = make_piano_like(raw, rng, job.max_duration_s)
     if not notes:
         return {}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    tuning_cents, outro_s = 0.0, 0.0
+    if job.augment_strength > 0:  # training renders only: validation and test stay as they were
+        recording_rng = np.random.default_rng([job.seed, 7])
+        notes, pedal, outro_s = add_silences(notes, pedal, recording_rng)
+        tuning_cents = float(recording_rng.uniform(-30, 30))  # real pianos are rarely at A440
     render_rng = np.random.default_rng([job.seed, zlib.crc32(job.split.encode()), job.voice.program])
     with tempfile.TemporaryDirectory() as tmp:
         tmp_mid, tmp_wav = Path(tmp) / "p.mid", Path(tmp) / "p.wav"
-        write_performance_midi(notes, pedal, tmp_mid, job.voice.program)
+        write_performance_midi(notes, pedal, tmp_mid, job.voice.program, tuning_cents)
         render(tmp_mid, job.voice, tmp_wav, reverb=job.augment_strength > 0 and render_rng.random() < 0.3)
         audio, sr = sf.read(tmp_wav, always_2d=True, dtype="float32")
         audio = audio.mean(axis=1)
         # Remove the soundfont's onset latency so audio lines up with the MIDI.
         audio = audio[int(round(latencies[job.voice.name] * sr)):]
-        end_s = max(n.end for n in notes) + 1.0
+        end_s = max(n.end for n in notes) + 1.0 + outro_s
         audio = audio[: int(end_s * sr)]
+        if len(audio) < int(end_s * sr):  # an outro longer than the renderer's tail: silence
+            audio = np.concatenate([audio, np.zeros(int(end_s * sr) - len(audio), dtype=audio.dtype)])
         audio = augment(audio, render_rng, job.augment_strength)
         tmp_flac = out_dir / f".{job.name}.flac.tmp"
         sf.write(tmp_flac, audio, sr, format="FLAC", subtype="PCM_16")
@@ -421,6 +645,20 @@ def run_job(job: Job, root: str, latencies: dict) -> dict:
         os.replace(out_dir / f".{job.name}.midi.tmp", midi_path)
         os.replace(tmp_flac, audio_path)
     row["duration"] = round(len(audio) / sr, 3)
+    return row
+
+
+def _write_noise_job(job: Job, rng, out_dir: Path, audio_path: Path, midi_path: Path, row: dict) -> dict:
+    """A note-free clip: background audio and a MIDI file without notes."""
+    import soundfile as sf
+
+    audio = noise_clip(rng, float(rng.uniform(8.0, min(30.0, max(8.0, job.max_duration_s)))))
+    tmp_flac, tmp_mid = out_dir / f".{job.name}.flac.tmp", out_dir / f".{job.name}.midi.tmp"
+    write_performance_midi([], [], tmp_mid, job.voice.program)
+    sf.write(tmp_flac, audio, RENDER_RATE, format="FLAC", subtype="PCM_24")
+    os.replace(tmp_mid, midi_path)
+    os.replace(tmp_flac, audio_path)
+    row["duration"] = round(len(audio) / RENDER_RATE, 3)
     return row
 
 
@@ -455,7 +693,8 @@ def midi_files_from_music21(out_dir: Path, limit: int = 0) -> list:
 
 def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_pieces=0,
                  train_soundfonts=DEFAULT_TRAIN_SOUNDFONTS, holdout_soundfont=DEFAULT_HOLDOUT_SOUNDFONT,
-                 seed=0, max_duration_s=40.0, n_validation=10, n_test=12, workers=None, progress=True):
+                 seed=0, max_duration_s=40.0, n_validation=10, n_test=12, workers=None, progress=True,
+                 n_doubled=0, n_noise=0, extra_train_soundfonts=()):
     """Build (or finish building) the corpus under ``root``; returns the index path."""
     from multiprocessing import get_context
 
@@ -474,17 +713,19 @@ def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_piec
     if use_music21:
         midi_files += midi_files_from_music21(root / "_music21_midi")
     train_voices = parse_soundfonts(train_soundfonts)
+    extra_voices = parse_soundfonts(extra_train_soundfonts)
     holdout_voice = parse_soundfonts([holdout_soundfont])[0]
     if any(Path(v.path).stem.split("_")[0] == Path(holdout_voice.path).stem.split("_")[0]
-           for v in train_voices):
+           for v in train_voices + extra_voices):
         log.warning("held-out soundfont %s shares a family with a training soundfont", holdout_voice.path)
     jobs = plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_duration_s,
-                     n_validation, n_test)
+                     n_validation, n_test, n_doubled=n_doubled, n_noise=n_noise,
+                     extra_train_voices=extra_voices)
     if max_pieces:
         jobs = jobs[:max_pieces]
     latency_file = root / "soundfont_latency.json"
     latencies = json.loads(latency_file.read_text()) if latency_file.exists() else {}
-    for voice in {j.voice for j in jobs}:
+    for voice in sorted({j.voice for j in jobs}, key=lambda v: v.name):
         if voice.name not in latencies:
             latencies[voice.name] = measure_latency_s(voice)
     latency_file.write_text(json.dumps(latencies, indent=1, sort_keys=True))
@@ -509,6 +750,8 @@ def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_piec
     os.replace(tmp, index)
     manifest = {"seed": seed, "n_textures": n_textures, "max_duration_s": max_duration_s,
                 "train_soundfonts": list(train_soundfonts), "holdout_soundfont": holdout_soundfont,
+                "extra_train_soundfonts": list(extra_train_soundfonts), "n_doubled_textures": n_doubled,
+                "n_noise_clips": n_noise,
                 "latency_s": latencies, "n_pieces": len(rows), "skipped": errors,
                 "hours": {s: round(sum(r["duration"] for r in rows if r["split"] == s) / 3600, 3)
                           for s in sorted({r["split"] for r in rows})},
