@@ -25,11 +25,37 @@ def note_events_to_notes(events) -> list:
                       for e in events)
 
 
+class ModelOutput(dict):
+    """basic-pitch's ``model_output`` dict, HPPNet's heads inside: ``"note"`` (frame) and
+    ``"onset"`` probabilities as basic-pitch has them, plus ``"velocity"``. A key basic-pitch
+    has and HPPNet does not (``"contour"``) fails with the reason, not a bare KeyError."""
+
+    def __missing__(self, key):
+        if key == "contour":
+            raise KeyError("'contour': HPPNet has no pitch-contour head (basic-pitch's 264-bin, "
+                           "1/3-semitone contour); it transcribes piano keys only. Use 'note' and 'onset'.")
+        raise KeyError(f"{key!r}: HPPNet's model output has {sorted(self)}")
+
+
+_NOT_GIVEN = object()
+
+
 def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_threshold=None,
             minimum_note_length: float = 0.0, minimum_frequency=None, maximum_frequency=None,
-            multiple_pitch_bends: bool = False, melodia_trick: bool = True, debug_file=None,
+            multiple_pitch_bends: bool = False, melodia_trick=_NOT_GIVEN, debug_file=None,
             midi_tempo: float = 120.0, **transcriber_options):
     """HPPNet with basic-pitch's ``predict`` signature.
+
+    Same as basic-pitch: the call, the ``(model_output, midi_data, note_events)`` return,
+    ``midi_data`` a ``pretty_midi.PrettyMIDI`` (one piano), note events as
+    ``(start_s, end_s, pitch, amplitude, pitch_bends)``, ``minimum_note_length`` in ms,
+    ``minimum_frequency`` / ``maximum_frequency`` in Hz, ``midi_tempo``.
+    Different: ``model_output`` holds (frames, 88) arrays at 50 frames/s (basic-pitch: 86.13
+    frames/s, 88 notes + 264 contour bins), with ``"velocity"`` and no ``"contour"``;
+    ``pitch_bends`` is always ``None`` (a piano key has no bend); amplitude is velocity / 127;
+    thresholds mean HPPNet's (default: calibrated with the weights, not 0.5 / 0.3).
+    Refused (ValueError), because they cannot be honoured: ``multiple_pitch_bends=True``,
+    any explicit ``melodia_trick`` (HPPNet has no melodia post-processing) and ``debug_file``.
 
     Parameters
     ----------
@@ -45,8 +71,7 @@ def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_th
     minimum_frequency, maximum_frequency : float, optional
         Hz; notes outside are dropped.
     multiple_pitch_bends, melodia_trick, debug_file
-        Accepted for compatibility; piano transcription has no pitch bends and
-        no melodia post-processing.
+        basic-pitch options HPPNet cannot honour: refused when set (see above).
     midi_tempo : float
         Tempo written into the MIDI file, bpm.
 
@@ -64,6 +89,13 @@ def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_th
 
     from .pretty_midi import notes_to_pretty_midi
 
+    refused = [name for name, given in (("multiple_pitch_bends=True", multiple_pitch_bends),
+                                        ("melodia_trick", melodia_trick is not _NOT_GIVEN),
+                                        ("debug_file", debug_file is not None)) if given]
+    if refused:
+        raise ValueError(f"predict() cannot honour {', '.join(refused)}: HPPNet transcribes piano keys "
+                         "(no pitch bends, no melodia post-processing, no basic-pitch debug output); "
+                         "leave them out")
     sample_rate = transcriber_options.pop("sample_rate", None)
     thresholds = {k: v for k, v in (("onset_threshold", onset_threshold), ("frame_threshold", frame_threshold))
                   if v is not None}
@@ -85,5 +117,5 @@ def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_th
         notes = [n for n in notes if (minimum_frequency is None or hz(n.pitch) >= minimum_frequency)
                  and (maximum_frequency is None or hz(n.pitch) <= maximum_frequency)]
     rolls = result.rolls or {}
-    model_output = {"note": rolls.get("frame"), "onset": rolls.get("onset"), "velocity": rolls.get("velocity")}
+    model_output = ModelOutput(note=rolls.get("frame"), onset=rolls.get("onset"), velocity=rolls.get("velocity"))
     return model_output, notes_to_pretty_midi(notes, midi_tempo), notes_to_note_events(notes)

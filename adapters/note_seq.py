@@ -9,10 +9,17 @@ from hppnet_plugin.notes import Note, sort_notes
 
 
 def _music_pb2():
+    import warnings
+
     try:
-        from note_seq.protobuf import music_pb2
+        with warnings.catch_warnings():
+            # note_seq imports pydub, which warns that ffmpeg is missing: it is not used here,
+            # and the warning says nothing about the user's input.
+            warnings.filterwarnings("ignore", message=".*ffmpeg.*", category=RuntimeWarning)
+            from note_seq.protobuf import music_pb2
     except ImportError as error:
-        raise ImportError("NoteSequence output needs note-seq: pip install 'hppnet-plugin[note-seq]'") from error
+        raise ImportError("NoteSequence output needs note-seq: pip install 'hppnet-plugin[note-seq]' "
+                          "(from a checkout: pip install '.[note-seq]')") from error
     return music_pb2
 
 

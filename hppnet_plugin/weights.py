@@ -90,10 +90,14 @@ def load_weights(path, require_sidecar: bool = False):
         # checkpoints hold only tensors and plain types too (RNG states included).
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{path} is not a weight file that loads safely (weights-only): {first}. A training "
-                         "checkpoint from hppnet-plugin before 0.2 can be converted, if you trust it, with "
-                         f"`python -m hppnet_plugin.training upgrade-checkpoint {path}`") from None
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if not (magic.startswith(b"PK") or magic[:1] == b"\x80"):  # neither torch's zip nor a pickle
+            raise ValueError(f"{path} is not a readable PyTorch weight file ({type(error).__name__})") from None
+        reason = str(error).strip().split(". ")[0] or type(error).__name__
+        raise ValueError(f"{path} is not a weight file that loads safely (weights-only) and was not loaded: "
+                         f"{reason}. A training checkpoint from hppnet-plugin before 0.2 can be converted, if "
+                         f"you trust it, with `python -m hppnet_plugin.training upgrade-checkpoint {path}`") from None
     if not isinstance(data, dict) or "config" not in data or not ({"state_dict", "model"} & set(data)):
         raise ValueError(f"{path} is not an hppnet-plugin weight file (expected keys 'config' and "
                          "'state_dict'); export training checkpoints with `python -m hppnet_plugin.training export`")

@@ -98,3 +98,14 @@ def test_written_files_get_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_note_sequence_output_prints_no_third_party_warnings():
+    import subprocess
+    import sys
+
+    pytest.importorskip("note_seq")
+    code = ("from hppnet_plugin import Note; from hppnet_plugin.adapters.note_seq import notes_to_note_sequence; "
+            "print(len(notes_to_note_sequence([Note(0.0, 1.0, 60, 80)]).notes))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "1" and "ffmpeg" not in result.stderr, result.stderr

@@ -15,6 +15,15 @@ def test_predict_has_basic_pitchs_shape(tiny_checkpoint, wav_file):
         assert 0 <= start < end and 21 <= pitch <= 108 and 0 < amplitude <= 1 and bends is None
     _, _, filtered = predict(wav_file, tiny_checkpoint, minimum_note_length=1e9)
     assert filtered == []
+    with pytest.raises(KeyError, match="no pitch-contour head"):
+        model_output["contour"]
+
+
+@pytest.mark.parametrize("option", [{"multiple_pitch_bends": True}, {"melodia_trick": True},
+                                    {"melodia_trick": False}, {"debug_file": "debug.json"}])
+def test_predict_refuses_basic_pitch_options_it_cannot_honour(tiny_checkpoint, wav_file, option):
+    with pytest.raises(ValueError, match="cannot honour " + list(option)[0]):
+        predict(wav_file, tiny_checkpoint, **option)
 
 
 def test_missing_extra_is_a_clear_error(monkeypatch):

@@ -51,6 +51,8 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     _train(root, straight, 16)  # crosses an epoch boundary
     _train(root, resumed, 5)    # stops mid-epoch ...
+    with open(resumed / "metrics.csv", "a") as f:  # ... and, killed, had logged a step it never saved
+        f.write("6,1.0,train,0.1,9.9,0,0,0,0,,,,\n")
     state = load_checkpoint(resumed / "last.pt")
     assert state["step"] == 5 and state["batches_in_epoch"] == 5
     _train(root, resumed, 16)   # ... and continues

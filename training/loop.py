@@ -175,6 +175,23 @@ def upgrade_checkpoint(path) -> Path:
     return path
 
 
+def _drop_rows_after(metrics_file: Path, step: int):
+    """Rows a killed run logged after its last checkpoint: the resumed run trains those steps
+    again, so the log keeps one trajectory (the one the checkpoints hold)."""
+    with open(metrics_file, newline="") as f:
+        rows = list(csv.DictReader(f))
+    kept = [r for r in rows if int(r["step"]) <= step]
+    if len(kept) < len(rows):
+        log.info("dropping %d rows of %s logged after step %d (after the last checkpoint)",
+                 len(rows) - len(kept), metrics_file.name, step)
+        tmp = metrics_file.with_name(metrics_file.name + ".tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, METRIC_COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: r.get(k, "") for k in METRIC_COLUMNS} for r in kept)
+        os.replace(tmp, metrics_file)
+
+
 def _save(obj, path: Path):
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -321,6 +338,8 @@ def run(args):
         log.info("%s: %d parameters, %d training pieces (%.2f h), device %s",
                  config.variant, count_parameters(model), len(train_paths), run_info["train_hours"], device)
     metrics_file = out / "metrics.csv"
+    if rank == 0 and metrics_file.exists():
+        _drop_rows_after(metrics_file, step)
     new_file = not metrics_file.exists()
     writer_file = open(metrics_file, "a", newline="") if rank == 0 else None
     writer = csv.DictWriter(writer_file, METRIC_COLUMNS) if writer_file else None
