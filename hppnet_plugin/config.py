@@ -46,6 +46,15 @@ class HPPNetConfig:
         if self.channels < 2 or self.channels % 2:
             raise ValueError(f"channels must be an even number >= 2; got {self.channels}")
         object.__setattr__(self, "harmonics", tuple(int(h) for h in self.harmonics))
+        # Audio loading (resampling target), labels, metrics and the CQT's key pooling are built
+        # for these values; they are recorded in checkpoints but are not free parameters.
+        fixed = {"sample_rate": C.SAMPLE_RATE, "hop_length": C.HOP_LENGTH, "n_bins": C.N_BINS,
+                 "bins_per_octave": C.BINS_PER_OCTAVE}
+        wrong = {k: getattr(self, k) for k, v in fixed.items() if getattr(self, k) != v}
+        if wrong:
+            raise ValueError(f"{', '.join(f'{k}={v}' for k, v in wrong.items())} is not supported: this version "
+                             f"reads audio, builds labels and scores at {', '.join(f'{k}={v}' for k, v in fixed.items())} "
+                             f"({C.N_KEYS} keys, {C.N_BINS // C.N_KEYS} CQT bins per key)")
 
     @classmethod
     def for_variant(cls, variant: str, **overrides) -> "HPPNetConfig":

@@ -95,3 +95,11 @@ def test_instance_norm_gradient_is_exact_for_channels_last_and_permuted_gradient
         xi = x.clone().contiguous(memory_format=layout).requires_grad_()
         (got,) = torch.autograd.grad((norm(xi) * grad_out).sum(), xi)
         torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_front_end_constants_are_validated_not_silently_ignored():
+    """Audio loading, labels and metrics assume 16 kHz, hop 320 and 4 CQT bins per key."""
+    with pytest.raises(ValueError, match="sample_rate=22050 is not supported"):
+        HPPNetConfig.for_variant("tiny", sample_rate=22050)
+    with pytest.raises(ValueError, match="hop_length=512"):
+        HPPNetConfig.for_variant("tiny", hop_length=512)

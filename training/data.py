@@ -118,11 +118,15 @@ class CropDataset(torch.utils.data.Dataset):
     silence (features -1, labels 0).
     """
 
-    def __init__(self, cached_paths, crop_frames: int, seed: int = 0):
+    def __init__(self, cached_paths, crop_frames: int, seed: int = 0, edge_crops: bool = False,
+                 note_free_weight: float = 1.0):
         self.items = [load_cached(p) for p in cached_paths]
         lengths = np.array([len(i["features"]) for i in self.items], dtype=np.float64)
-        self.cumulative = np.cumsum(lengths / lengths.sum())
+        # Pieces without a single onset (noise clips) can be drawn more often than their length says.
+        weights = lengths * np.array([1.0 if i["onset"].any() else note_free_weight for i in self.items])
+        self.cumulative = np.cumsum(weights / weights.sum())
         self.crop_frames = crop_frames
+        self.edge_crops = edge_crops
         self.seed = seed
         self.epoch = 0
 
@@ -137,23 +141,34 @@ class CropDataset(torch.utils.data.Dataset):
         return max(1, self.total_frames // self.crop_frames)
 
     def crop(self, index: int, start: int) -> dict:
+        """Frames [start, start + crop_frames) of a piece; outside the piece (start < 0, or past
+        its end) is silence: features at the floor (-1), labels 0, as inference pads files."""
         item, n = self.items[index], self.crop_frames
         out = {}
         for key, value in item.items():
-            piece = value[start:start + n]
-            if len(piece) < n:
-                fill = -1.0 if key == "features" else 0
-                pad = np.full((n - len(piece),) + value.shape[1:], fill, dtype=value.dtype)
-                piece = np.concatenate([piece, pad])
-            out[key] = piece
+            fill = -1.0 if key == "features" else 0
+            before = max(0, -start)
+            piece = value[max(0, start):start + n]
+            after = n - before - len(piece)
+            parts = [np.full((k,) + value.shape[1:], fill, dtype=value.dtype) for k in (before, after)]
+            out[key] = np.concatenate([parts[0], piece, parts[1]]) if before or after else piece
         return out
 
     def __getitem__(self, i: int) -> dict:
+        return self.crop(*self.position(i))
+
+    def position(self, i: int) -> tuple:
+        """(piece index, start frame) of crop ``i`` of this epoch."""
         rng = np.random.default_rng([self.seed, self.epoch, i])
         index = min(int(np.searchsorted(self.cumulative, rng.random())), len(self.items) - 1)
         length = len(self.items[index]["features"])
-        start = int(rng.integers(0, max(1, length - self.crop_frames + 1)))
-        return self.crop(index, start)
+        if self.edge_crops:  # a file's first and last frames (where recordings start and stop) are
+            # otherwise in 1 of (length - crop) crops; here a crop may reach half its length beyond.
+            half = self.crop_frames // 2
+            start = int(rng.integers(-half, max(1 - half, length - half)))
+        else:
+            start = int(rng.integers(0, max(1, length - self.crop_frames + 1)))
+        return index, start
 
 
 def collate(crops) -> dict:

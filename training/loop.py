@@ -28,6 +28,7 @@ import torch
 
 from hppnet_plugin.config import HPPNetConfig
 from hppnet_plugin.decoding import NoteDecoder
+from hppnet_plugin.io import atomic_write
 from hppnet_plugin.inference import FeatureArraySource, autocast_dtype, choose_device, stream_rolls
 from hppnet_plugin.model import HEADS, HPPNet, count_parameters
 
@@ -65,6 +66,11 @@ def add_arguments(sub):
                    help="linear learning-rate warm-up over the first N steps of a new run")
     p.add_argument("--reset-lr", action="store_true",
                    help="on resume, restart the schedule at --lr instead of the checkpoint's learning rate")
+    p.add_argument("--edge-crops", action="store_true",
+                   help="let crops reach half a crop beyond a piece's start and end (silence there), so the "
+                        "model sees recordings begin and stop")
+    p.add_argument("--note-free-weight", type=float, default=1.0,
+                   help="draw pieces without notes (noise clips) this many times as often as their length says")
     p.add_argument("--clip-grad", type=float, default=3.0, help="max gradient norm (0: off)")
     p.add_argument("--validate-every", type=int, default=500)
     p.add_argument("--validation-pieces", type=int, default=10, help="fixed validation subset size")
@@ -184,12 +190,12 @@ def _drop_rows_after(metrics_file: Path, step: int):
     if len(kept) < len(rows):
         log.info("dropping %d rows of %s logged after step %d (after the last checkpoint)",
                  len(rows) - len(kept), metrics_file.name, step)
-        tmp = metrics_file.with_name(metrics_file.name + ".tmp")
-        with open(tmp, "w", newline="") as f:
+        def write(f):
             writer = csv.DictWriter(f, METRIC_COLUMNS)
             writer.writeheader()
             writer.writerows({k: r.get(k, "") for k in METRIC_COLUMNS} for r in kept)
-        os.replace(tmp, metrics_file)
+
+        atomic_write(metrics_file, write, overwrite=True, mode="w")
 
 
 def _save(obj, path: Path):
@@ -272,7 +278,8 @@ def run(args):
                  len(train_paths), len(val_paths), cache_dir)
         return out
     crop_frames = int(round(args.crop_seconds * config.sample_rate / config.hop_length))
-    dataset = CropDataset(train_paths, crop_frames, seed=args.seed)
+    dataset = CropDataset(train_paths, crop_frames, seed=args.seed, edge_crops=args.edge_crops,
+                          note_free_weight=args.note_free_weight)
     if dist is not None:
         sampler = torch.utils.data.distributed.DistributedSampler(dataset, world, rank, shuffle=True, seed=args.seed)
     else:

@@ -357,7 +357,7 @@ def write_performance_midi(notes, pedal, path, program: int = 0, tuning_cents: f
         bend = int(round(np.clip(tuning_cents / 200.0, -1, 1) * 8191))
         inst.pitch_bends = [pretty_midi.PitchBend(bend, 0.0)]
     midi.instruments.append(inst)
-    midi.write(str(path))
+    midi.write(path if hasattr(path, "write") else str(path))
 
 
 # ----------------------------------------------------------------------------- audio
@@ -652,12 +652,13 @@ def _write_noise_job(job: Job, rng, out_dir: Path, audio_path: Path, midi_path: 
     """A note-free clip: background audio and a MIDI file without notes."""
     import soundfile as sf
 
+    from hppnet_plugin.io import atomic_write
+
     audio = noise_clip(rng, float(rng.uniform(8.0, min(30.0, max(8.0, job.max_duration_s)))))
-    tmp_flac, tmp_mid = out_dir / f".{job.name}.flac.tmp", out_dir / f".{job.name}.midi.tmp"
-    write_performance_midi([], [], tmp_mid, job.voice.program)
-    sf.write(tmp_flac, audio, RENDER_RATE, format="FLAC", subtype="PCM_24")
-    os.replace(tmp_mid, midi_path)
-    os.replace(tmp_flac, audio_path)
+    # The MIDI first: a piece counts as done when its audio exists. PCM_24 keeps -85 dBFS noise.
+    atomic_write(midi_path, lambda f: write_performance_midi([], [], f, job.voice.program), overwrite=True)
+    atomic_write(audio_path, lambda f: sf.write(f, audio, RENDER_RATE, format="FLAC", subtype="PCM_24"),
+                 overwrite=True)
     row["duration"] = round(len(audio) / RENDER_RATE, 3)
     return row
 
