@@ -28,23 +28,33 @@ class BasicPitchTranscriber:
 
     def __init__(self, onset_threshold: float = 0.5, frame_threshold: float = 0.3,
                  minimum_note_length_ms: float = 127.70, piano_range_only: bool = True, device=None):
-        # device is accepted so that callers can pass one option set to every backend;
-        # TensorFlow places basic-pitch's model itself. Any other option is an error
-        # (load_transcriber names it) rather than silently ignored.
+        # TensorFlow places basic-pitch's model itself: device "auto" (or None) lets it, "cpu" is
+        # honoured only where TensorFlow sees no GPU anyway; anything else is refused, as is any
+        # other option (load_transcriber names it), rather than silently ignored.
+        if device not in (None, "auto", "cpu"):
+            raise ValueError(f"the basic-pitch backend cannot run on device={device!r}: TensorFlow places its "
+                             "model itself; pass device='auto'")
         try:
             from basic_pitch import ICASSP_2022_MODEL_PATH
             from basic_pitch.inference import Model
         except ImportError as error:
             raise ImportError("the basic-pitch backend needs basic-pitch: pip install 'hppnet-plugin[basic-pitch]'"
                               f" ({error})") from error
+        if device == "cpu":
+            import tensorflow as tf
+
+            if tf.config.list_physical_devices("GPU"):
+                raise ValueError("the basic-pitch backend cannot be kept on the CPU: TensorFlow sees a GPU and "
+                                 "places the model itself; pass device='auto' (or hide the GPU: CUDA_VISIBLE_DEVICES=)")
         self._model = Model(ICASSP_2022_MODEL_PATH)
         self.onset_threshold = onset_threshold
         self.frame_threshold = frame_threshold
         self.minimum_note_length_ms = minimum_note_length_ms
         self.piano_range_only = piano_range_only
 
-    def transcribe(self, audio, sample_rate: Optional[float] = None, return_rolls: bool = False,
-                   progress: bool = False) -> Transcription:
+    def transcribe(self, audio, sample_rate: Optional[float] = None, return_rolls: bool = False) -> Transcription:
+        """basic-pitch's own ``predict`` on the file (it reports no progress, so there is no
+        ``progress`` option)."""
         import soundfile as sf
         from basic_pitch.inference import predict
 

@@ -57,3 +57,8 @@ def test_listing_reports_a_missing_extra(monkeypatch):
         rows = {name: (ok, message) for name, ok, message in registry.check_transcribers()}
     assert rows["basic-pitch"][0] is False and "hppnet-plugin[basic-pitch]" in rows["basic-pitch"][1]
     assert rows["hppnet-tiny"][0] is True
+
+
+def test_basic_pitch_refuses_a_device_it_cannot_choose():
+    with pytest.raises(ValueError, match="cannot run on device='cuda:1'"):
+        hppnet_plugin.load_transcriber("basic-pitch", device="cuda:1")
