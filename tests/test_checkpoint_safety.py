@@ -64,3 +64,24 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     losses = lambda run: [r.split(",")[4] for r in (run / "metrics.csv").read_text().splitlines()[1:]
                           if ",train," in r]
     assert losses(straight) == losses(resumed)
+
+
+def test_an_old_checkpoint_is_converted_only_on_request(tmp_path):
+    """Checkpoints of hppnet-plugin < 0.2 pickled NumPy's RNG state: refused by default,
+    loadable (and resumable) after `upgrade-checkpoint`."""
+    import random
+
+    import numpy as np
+
+    from hppnet_plugin.training.loop import set_rng_state
+
+    path = tmp_path / "last.pt"
+    torch.save({"model": {}, "optimizer": {}, "step": 3,
+                "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}},
+               path)
+    with pytest.raises(ValueError, match="upgrade-checkpoint"):
+        load_checkpoint(path)
+    assert training_main(["upgrade-checkpoint", str(path)]) == 0
+    state = load_checkpoint(path)
+    set_rng_state(state["rng"])
+    assert state["step"] == 3 and np.random.get_state()[1].tolist() == state["rng"]["numpy"]["keys"].tolist()

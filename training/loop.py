@@ -131,14 +131,15 @@ class EpochSampler(torch.utils.data.Sampler):
         return iter(order[self.skip:].tolist())
 
 
-def rng_state() -> dict:
-    """The Python, NumPy and torch RNG states as tensors and plain types (weights-only loadable)."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    version, internal, gauss_next = random.getstate()
+def rng_state(python=None, numpy=None, torch_state=None) -> dict:
+    """The Python, NumPy and torch RNG states (default: the current ones) as tensors and plain
+    types, so that a checkpoint holding them loads weights-only."""
+    name, keys, pos, has_gauss, cached = np.random.get_state() if numpy is None else numpy
+    version, internal, gauss_next = random.getstate() if python is None else python
     return {"python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
-            "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+            "numpy": {"name": name, "keys": torch.from_numpy(np.asarray(keys).astype(np.int64)), "pos": int(pos),
                       "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-            "torch": torch.get_rng_state()}
+            "torch": torch.get_rng_state() if torch_state is None else torch_state}
 
 
 def set_rng_state(state: dict):
@@ -168,14 +169,8 @@ def upgrade_checkpoint(path) -> Path:
     if not (isinstance(state, dict) and "model" in state and "optimizer" in state and "rng" in state):
         raise ValueError(f"{path} is not an hppnet-plugin training checkpoint")
     rng = state["rng"]
-    if isinstance(rng.get("numpy"), tuple):
-        name, keys, pos, has_gauss, cached = rng["numpy"]
-        version, internal, gauss_next = rng["python"]
-        state["rng"] = {
-            "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
-            "numpy": {"name": name, "keys": torch.from_numpy(np.asarray(keys).astype(np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-            "torch": rng["torch"]}
+    if isinstance(rng.get("numpy"), tuple):  # the old form: NumPy's and Python's own state tuples
+        state["rng"] = rng_state(rng["python"], rng["numpy"], rng["torch"])
     _save(state, path)
     load_checkpoint(path)  # proves the new file loads weights-only
     return path
