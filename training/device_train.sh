@@ -13,7 +13,8 @@
 #
 # Tested on CPU with tiny settings: VARIANTS="base sp" WARM_SP_AT=0.3 MINUTES=0.8 BATCH=1
 # CROP=2 VALIDATE=5 DEVICE=cpu. Resumes: put an earlier run's files in $RESUME
-# (<variant>-last.pt.part-*, and runs.tar.gz) and leave WARM_SP_AT unset.
+# (<variant>-last.pt.part-*, and runs.tar.gz) and leave WARM_SP_AT unset, or set
+# RESUME_COMMITTED=1 to continue the run state committed under runs/hppnet-<variant>/.
 set -euo pipefail
 VARIANTS=${VARIANTS:-${VARIANT:-sp}}
 MINUTES=${MINUTES:-8}
@@ -43,6 +44,7 @@ export PYTHONPATH=/tmp/hppnet-src:${PYTHONPATH:-}
 # Run from outside the checkout: `python -m` puts the current folder first on sys.path, and the
 # checkout's hppnet_plugin/ has no training/ inside.
 DATA=$(realpath "$DATA"); [ -z "$RESUME" ] || RESUME=$(realpath "$RESUME")
+CHECKOUT=$(pwd)
 cd /tmp
 LOGS=/tmp/hppnet-logs && mkdir -p "$LOGS"
 python3 -c "import torch, nnAudio, mir_eval, soundfile, soxr, pretty_midi, scipy, matplotlib; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else '')" 2>&1 | tee "$LOGS/setup.log"
@@ -68,7 +70,10 @@ for v in $VARIANTS; do
   if [ -n "$RESUME" ] && ls "$RESUME/$v-last.pt.part-"* >/dev/null 2>&1; then
     cat "$RESUME/$v-last.pt.part-"* > "/tmp/run-$v/last.pt"
     tar -xzf "$RESUME/runs.tar.gz" -C /tmp "run-$v/metrics.csv" "run-$v/run.json" 2>/dev/null || true
+  elif [ -n "${RESUME_COMMITTED:-}" ] && [ -f "$CHECKOUT/runs/hppnet-$v/last.pt" ]; then
+    cp "$CHECKOUT/runs/hppnet-$v/"{last.pt,metrics.csv,run.json} "/tmp/run-$v/"  # the committed run state
   fi
+  [ -f "/tmp/run-$v/last.pt" ] && echo "$v resumes from step $(python3 -c "import torch; print(torch.load('/tmp/run-$v/last.pt', weights_only=True, map_location='cpu')['step'])")"
   train "$v" "/tmp/run-$v" "$MINUTES" & pids+=($!)
 done
 if [ -n "$WARM_SP_AT" ]; then
