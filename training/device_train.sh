@@ -116,6 +116,10 @@ if [ -d /tmp/run-sp-warm ] && [ -d /tmp/run-sp ]; then
   fi
 fi
 
+if [ -d /tmp/run-sp-warm ] && [ ! -d /tmp/run-sp ]; then  # VARIANTS=base WARM_SP_AT=M: the seeded sp is the sp
+  mv /tmp/run-sp-warm /tmp/run-sp && VARIANTS="$VARIANTS sp"
+fi
+
 # Export the best checkpoints, in parallel. Thresholds are calibrated back home on the full-quality
 # validation split: `export hppnet-<v>.pt hppnet_plugin/weights/hppnet-<v>.pt --calibrate CORPUS`.
 epids=()
