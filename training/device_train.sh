@@ -15,6 +15,9 @@
 # CROP=2 VALIDATE=5 DEVICE=cpu. Resumes: put an earlier run's files in $RESUME
 # (<variant>-last.pt.part-*, and runs.tar.gz) and leave WARM_SP_AT unset, or set
 # RESUME_COMMITTED=1 to continue the run state committed under runs/hppnet-<variant>/.
+# EXTRA_RUN="NAME VARIANT [train args...]" adds one more run beside them, in /tmp/run-NAME, with
+# its own settings (later options win: EXTRA_RUN="base-paper base --lr 6e-4 --batch-size 4"); it
+# comes back like a variant (hppnet-NAME.pt, NAME-last.pt.part-*, run-NAME/ in runs.tar.gz).
 set -euo pipefail
 VARIANTS=${VARIANTS:-${VARIANT:-sp}}
 MINUTES=${MINUTES:-8}
@@ -76,6 +79,17 @@ for v in $VARIANTS; do
   [ -f "/tmp/run-$v/last.pt" ] && echo "$v resumes from step $(python3 -c "import torch; print(torch.load('/tmp/run-$v/last.pt', weights_only=True, map_location='cpu')['step'])")"
   train "$v" "/tmp/run-$v" "$MINUTES" & pids+=($!)
 done
+RUNS="$VARIANTS"
+if [ -n "${EXTRA_RUN:-}" ]; then
+  read -r -a extra <<< "$EXTRA_RUN"
+  name=${extra[0]}; RUNS="$RUNS $name"
+  mkdir -p "/tmp/run-$name"
+  if [ -n "$RESUME" ] && ls "$RESUME/$name-last.pt.part-"* >/dev/null 2>&1; then
+    cat "$RESUME/$name-last.pt.part-"* > "/tmp/run-$name/last.pt"
+    tar -xzf "$RESUME/runs.tar.gz" -C /tmp "run-$name/metrics.csv" "run-$name/run.json" 2>/dev/null || true
+  fi
+  train "${extra[1]}" "/tmp/run-$name" "$MINUTES" "${extra[@]:2}" & pids+=($!)
+fi
 if [ -n "$WARM_SP_AT" ]; then
   sleep "$(python3 -c "print(max(0.0, $WARM_SP_AT * 60 - ($(date +%s) - $T1)))")"
   for _ in $(seq 120); do  # base's first checkpoint (validation or the 1-minute checkpoint)
@@ -117,19 +131,19 @@ if [ -d /tmp/run-sp-warm ] && [ -d /tmp/run-sp ]; then
 fi
 
 if [ -d /tmp/run-sp-warm ] && [ ! -d /tmp/run-sp ]; then  # VARIANTS=base WARM_SP_AT=M: the seeded sp is the sp
-  mv /tmp/run-sp-warm /tmp/run-sp && VARIANTS="$VARIANTS sp"
+  mv /tmp/run-sp-warm /tmp/run-sp && RUNS="$RUNS sp"
 fi
 
 # Export the best checkpoints, in parallel. Thresholds are calibrated back home on the full-quality
 # validation split: `export hppnet-<v>.pt hppnet_plugin/weights/hppnet-<v>.pt --calibrate CORPUS`.
 epids=()
-for v in $VARIANTS; do
+for v in $RUNS; do
   [ -f "/tmp/run-$v/best.pt" ] || continue
   python3 -m hppnet_plugin.training export "/tmp/run-$v/best.pt" "$OUT/hppnet-$v.pt" --overwrite \
     --curve "/tmp/run-$v/hppnet-$v-learning-curve.png" > "$LOGS/export-$v.log" 2>&1 & epids+=($!)
 done
 for p in "${epids[@]}"; do wait "$p" || status=1; done
-for v in $VARIANTS; do
+for v in $RUNS; do
   [ -f "/tmp/run-$v/last.pt" ] && split -b 15M "/tmp/run-$v/last.pt" "$OUT/$v-last.pt.part-"
   [ -f "$OUT/hppnet-$v.json" ] && mv "$OUT/hppnet-$v.json" "/tmp/run-$v/"
 done
