@@ -45,8 +45,8 @@ class HPPNetTranscriber:
         Decoding thresholds (default: those stored with the weights, chosen on
         validation data by ``export --calibrate``; 0.4 / 0.4 if never calibrated).
     precision : {"auto", "fp32", "bf16", "fp16"}
-        "auto" runs the model in bf16 where the hardware has it natively (CUDA,
-        AVX512-BF16/AMX CPUs; measured: < 0.1 point of note F1, 1.6-2x faster on CPU),
+        "auto" runs the model in bf16 on CPUs with native bf16 (AVX512-BF16/AMX;
+        measured: < 0.1 point of note F1, 1.6-2x faster) and in fp32 on GPUs,
         else fp32. "fp32" for bit-for-bit reproducible probabilities across machines.
     """
 

@@ -66,6 +66,23 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     assert losses(straight) == losses(resumed)
 
 
+def test_resume_reads_the_checkpoint_on_the_cpu(tmp_path, monkeypatch):
+    """Resuming on a GPU failed (2026-11-27, H200) when the checkpoint was mapped onto the
+    GPU: NumPy's and torch's RNG states must be CPU tensors. The checkpoint is read on the
+    CPU and load_state_dict copies weights and optimizer moments onto the model's device."""
+    import hppnet_plugin.training.loop as loop
+
+    root = make_maestro(tmp_path / "maestro")
+    run = tmp_path / "run"
+    _train(root, run, 2)
+    seen = []
+    real = loop.load_checkpoint
+    monkeypatch.setattr(loop, "load_checkpoint", lambda path, map_location="cpu": seen.append(map_location) or real(path, map_location))
+    _train(root, run, 3)
+    assert seen == ["cpu"]
+    assert loop._autocast_dtype(torch.device("cuda"), "auto") == (False, torch.float32)
+
+
 def test_an_old_checkpoint_is_converted_only_on_request(tmp_path):
     """Checkpoints of hppnet-plugin < 0.2 pickled NumPy's RNG state: refused by default,
     loadable (and resumable) after `upgrade-checkpoint`."""

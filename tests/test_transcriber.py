@@ -83,6 +83,9 @@ def test_precision_choice_and_bf16_close_to_fp32(tiny_checkpoint, wav_file):
 
     assert autocast_dtype(torch.device("cpu"), "fp32") is None
     assert autocast_dtype(torch.device("cpu"), "bf16") is torch.bfloat16
+    # GPUs stay fp32 unless asked: under CUDA bf16 autocast the onset head did not train
+    assert autocast_dtype(torch.device("cuda"), "auto") is None
+    assert autocast_dtype(torch.device("cuda"), "bf16") is torch.bfloat16
     fp32 = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, precision="fp32")
     bf16 = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, precision="bf16")
     assert "precision=fp32" in repr(fp32) and "precision=bf16" in repr(bf16)

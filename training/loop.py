@@ -81,7 +81,7 @@ def add_arguments(sub):
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     p.add_argument("--amp", default="auto", choices=["auto", "off"],
-                   help="mixed precision: bf16 on CUDA and on CPUs with native bf16, else off")
+                   help="mixed precision: bf16 on CPUs with native bf16, else (CUDA included) fp32")
     p.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after N minutes")
     p.add_argument("--cache-only", action="store_true", help="fill the feature cache, then exit")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
@@ -107,8 +107,9 @@ def _distributed():
 
 def _autocast_dtype(device, amp: str):
     """(enabled, dtype) of mixed precision: the runtime's choice (inference.autocast_dtype:
-    CUDA bf16, fp16 + loss scaling on old GPUs, CPU bf16 where oneDNN has native bf16 --
-    measured 2.8x faster per step for tiny on a 2-core EPYC), or fp32 with --amp off."""
+    CPU bf16 where oneDNN has native bf16 -- measured 2.8x faster per step for tiny on a
+    2-core EPYC, and tiny learned its onsets in it; CUDA fp32, because under CUDA bf16
+    autocast the onset head never left its prior), or fp32 with --amp off."""
     dtype = autocast_dtype(device, "auto") if amp == "auto" else None
     return dtype is not None, dtype or torch.float32
 
@@ -299,7 +300,9 @@ def run(args):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / args.warmup_steps)
                                                       * args.lr_decay ** (s // args.lr_decay_steps))
     if last.exists():
-        state = load_checkpoint(last, map_location=device)
+        # On the CPU: the RNG states must be CPU tensors, and load_state_dict copies the
+        # weights and the optimizer's moments onto the model's device.
+        state = load_checkpoint(last, map_location="cpu")
         if state["config"] != config.to_dict():
             raise ValueError(f"{last} was trained with another configuration ({state['config']['variant']}, "
                              f"E={state['config']['channels']}); use a new --out folder")
@@ -337,8 +340,9 @@ def run(args):
         run_info["history"] = previous.get("history", []) + [
             {"command": run_info["command"], "from_step": step, "started": time.strftime("%Y-%m-%d %H:%M:%S")}]
         (out / "run.json").write_text(json.dumps(run_info, indent=1, default=str))
-        log.info("%s: %d parameters, %d training pieces (%.2f h), device %s",
-                 config.variant, count_parameters(model), len(train_paths), run_info["train_hours"], device)
+        log.info("%s: %d parameters, %d training pieces (%.2f h), device %s, %s",
+                 config.variant, count_parameters(model), len(train_paths), run_info["train_hours"], device,
+                 f"{amp_dtype} autocast" if use_amp else "fp32")
     metrics_file = out / "metrics.csv"
     if rank == 0 and metrics_file.exists():
         _drop_rows_after(metrics_file, step)
