@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
-from pathlib import Path
 
 from . import constants as C
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".m4a")
-FORMATS = ("mid", "csv", "ns", "npz")
+from .batch import FORMATS, transcribe_collection
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("transcribe", help="transcribe audio files and folders",
                        description="Transcribe audio files (folders are searched recursively). "
                                    "Outputs are named <stem>.<format> (npz: <stem>.rolls.npz, "
-                                   "plot: <stem>.png) next to the input, or in -o OUTDIR.")
+                                   "plot: <stem>.png) next to the input, or in -o OUTDIR (a folder or a "
+                                   "filesystem URL such as s3://bucket/prefix), where files found in a "
+                                   "folder keep their subfolders.")
     t.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders")
     t.add_argument("-o", "--output-dir", help="folder for outputs (default: beside each input)")
     t.add_argument("--model", default=None,
@@ -27,62 +27,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint", help="your own weight file or training checkpoint")
     t.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
     t.add_argument("--precision", default="auto", choices=C.PRECISIONS,
-                   help="model arithmetic: auto = bf16 where the hardware has it natively, else fp32")
+                   help="model arithmetic: auto = bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32")
     t.add_argument("--threads", type=int, help="CPU threads")
     t.add_argument("--format", default="mid", help=f"comma-separated outputs from {','.join(FORMATS)} (default mid)")
     t.add_argument("--plot", action="store_true", help="also write a PNG piano roll (needs matplotlib)")
     t.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    c = t.add_argument_group("collections", "resumable batches, shards for array jobs, and Ray")
+    c.add_argument("--manifest", metavar="PATH.jsonl",
+                   help="append one JSON row per input as it finishes (input, outputs, status ok/failed/skipped, "
+                        "error, duration_s, notes, seconds, transcriber, weights_sha256)")
+    c.add_argument("--skip-existing", action="store_true",
+                   help="skip inputs whose requested outputs all exist (resumes a killed run)")
+    c.add_argument("--shard", metavar="K/N", help="only the K-th of N deterministic shards of the inputs (1 <= K <= N)")
+    c.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run on Ray (extra: hppnet-plugin[ray]): a local Ray when no ADDRESS is given, "
+                        "'auto' or host:port / ray://host:port for a running cluster")
+    c.add_argument("--actors", type=int, help="Ray actors (default: one per GPU, or CPUs / threads on CPU nodes)")
     sub.add_parser("list", help="show registered transcribers and whether each loads")
     return parser
-
-
-def find_inputs(inputs) -> list:
-    files = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-            if not found:
-                print(f"warning: no audio files ({', '.join(AUDIO_SUFFIXES)}) in {path}", file=sys.stderr)
-            files += found
-        else:
-            files.append(path)  # missing files are reported per file
-    return files
-
-
-def output_paths(audio: Path, out_dir, formats, plot: bool) -> dict:
-    folder = Path(out_dir) if out_dir else audio.parent
-    names = {"mid": f"{audio.stem}.mid", "csv": f"{audio.stem}.csv", "ns": f"{audio.stem}.ns.pb",
-             "npz": f"{audio.stem}.rolls.npz", "png": f"{audio.stem}.png"}
-    wanted = list(formats) + (["png"] if plot else [])
-    return {f: folder / names[f] for f in wanted}
-
-
-def write_outputs(result, paths: dict, overwrite: bool):
-    import io
-
-    import numpy as np
-
-    from .io import atomic_write
-
-    for fmt, path in paths.items():
-        if fmt == "mid":
-            result.write_midi(path, overwrite=overwrite)
-        elif fmt == "csv":
-            result.write_csv(path, overwrite=overwrite)
-        elif fmt == "ns":
-            data = result.to_note_sequence().SerializeToString()
-            atomic_write(path, lambda f: f.write(data), overwrite=overwrite)
-        elif fmt == "npz":
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, frames_per_second=result.frames_per_second,
-                                **{k: v for k, v in (result.rolls or {}).items() if v is not None})
-            atomic_write(path, lambda f: f.write(buffer.getvalue()), overwrite=overwrite)
-        elif fmt == "png":
-            from .plot import plot_transcription
-
-            atomic_write(path, lambda f: plot_transcription(result, f), overwrite=overwrite)
 
 
 OPTIONAL_OUTPUTS = (("--plot", "matplotlib", "plot"), ("--format ns", "note_seq", "note-seq"))
@@ -104,25 +67,20 @@ def cmd_transcribe(args) -> int:
             print(f"error: {what} needs the {extra} extra: pip install 'hppnet-plugin[{extra}]' "
                   f"(from a checkout: pip install '.[{extra}]')", file=sys.stderr)
         return 2
-    if args.output_dir:
-        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    files = find_inputs(args.inputs)
-    if not files:
-        print("error: no input files", file=sys.stderr)
+    if args.overwrite and args.skip_existing:
+        print("error: --overwrite and --skip-existing contradict each other; choose one", file=sys.stderr)
         return 2
-    # Refuse before any work if an output exists (no silent overwrite, no wasted compute).
-    plans, failures = [], []
-    for audio in files:
-        paths = output_paths(audio, args.output_dir, formats, args.plot)
-        existing = [str(p) for p in paths.values() if p.exists()]
-        if existing and not args.overwrite:
-            failures.append((audio, f"output exists: {existing[0]} (use --overwrite)"))
-        else:
-            plans.append((audio, paths))
-    from tqdm import tqdm
+    inputs, address = list(args.inputs), args.ray
+    if address and not _looks_like_ray_address(address):  # `--ray INPUT ...`: the value was an input
+        inputs, address = [address] + inputs, ""
+    if args.ray is not None and importlib.util.find_spec("ray") is None:
+        from .ray_batch import RAY_MISSING
 
-    from .registry import load_transcriber
-
+        print(f"error: {RAY_MISSING}", file=sys.stderr)
+        return 2
+    if args.actors is not None and args.actors < 1:
+        print(f"error: --actors must be >= 1; got {args.actors}", file=sys.stderr)
+        return 2
     options = {"device": args.device}
     if args.threads:
         options["threads"] = args.threads
@@ -130,37 +88,27 @@ def cmd_transcribe(args) -> int:
         options["checkpoint"] = args.checkpoint
     if args.precision != "auto":
         options["precision"] = args.precision
-    if args.model is None:
-        from .weights import best_shipped_name
-
-        args.model = best_shipped_name()
     try:
-        transcriber = load_transcriber(args.model, **options) if plans else None
-    except (ValueError, FileNotFoundError, ImportError) as error:
+        rows = transcribe_collection(
+            inputs, output_dir=args.output_dir, formats=formats, plot=args.plot, model=args.model,
+            manifest=args.manifest, skip_existing=args.skip_existing, overwrite=args.overwrite,
+            shard=args.shard, ray=args.ray is not None, ray_address=address or None, actors=args.actors,
+            progress=not args.quiet, **options)
+    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    need_rolls = "npz" in formats or args.plot
-    # A second bar inside each file answers "is it stuck?" on long recordings (HPPNet backends).
-    import inspect
+    for entry in rows:
+        if entry["status"] == "failed":
+            print(f"error: {entry['input']}: {entry['error']}", file=sys.stderr)
+    count = {status: sum(r["status"] == status for r in rows) for status in ("ok", "skipped", "failed")}
+    print(f"{count['ok']} of {len(rows)} files transcribed"
+          + (f", {count['skipped']} skipped (outputs exist)" if count["skipped"] else "")
+          + (f", {count['failed']} failed" if count["failed"] else ""), file=sys.stderr)
+    return 1 if count["failed"] else 0
 
-    progress_option = ({"progress": True} if not args.quiet and transcriber is not None
-                       and "progress" in inspect.signature(transcriber.transcribe).parameters else {})
-    bar = tqdm(plans, unit="file", desc="transcribing", disable=args.quiet or len(plans) < 1)
-    for audio, paths in bar:
-        bar.set_postfix_str(audio.name)
-        try:
-            result = transcriber.transcribe(audio, return_rolls=need_rolls, **progress_option)
-            write_outputs(result, paths, args.overwrite)
-            bar.write(f"{audio}: {len(result.notes)} notes -> {', '.join(str(p) for p in paths.values())}") \
-                if not args.quiet else None
-        except Exception as error:  # one bad file must not stop the batch
-            failures.append((audio, f"{type(error).__name__}: {error}"))
-    for audio, message in failures:
-        print(f"error: {audio}: {message}", file=sys.stderr)
-    done = len(plans) - sum(1 for a, _ in failures if any(a == p[0] for p in plans))
-    print(f"{done} of {len(files)} files transcribed" + (f", {len(failures)} failed" if failures else ""),
-          file=sys.stderr)
-    return 1 if failures else 0
+
+def _looks_like_ray_address(value: str) -> bool:
+    return value in ("auto", "local") or "://" in value or (":" in value and not os.path.exists(value))
 
 
 def cmd_list(args) -> int:
