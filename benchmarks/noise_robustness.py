@@ -5,7 +5,7 @@
 
 Each background is 10 s at 16 kHz, generated here (seeded): digital silence, white noise at
 -40 dBFS peak, pink and brown noise at -30 dBFS peak, and 50/60 Hz mains hum with harmonics
-at -30 dBFS peak (the generators of the corpus builder, training/synth.py, seed 0). Prints a table of note counts and writes a JSON
+at -30 dBFS peak (the generators of the corpus builder, training/augment.py, seed 0). Prints a table of note counts and writes a JSON
 (default benchmarks/results-noise.json). A good transcriber writes 0 everywhere.
 """
 from __future__ import annotations
@@ -29,8 +29,8 @@ BACKGROUNDS = {  # name: (kind, peak dBFS)
 
 
 def background(kind: str, peak_db, seconds: float = 10.0, seed: int = 0) -> np.ndarray:
-    """The corpus builder's note-free backgrounds (training.synth), scaled to a peak level."""
-    from hppnet_plugin.training.synth import background_noise
+    """The corpus builder's note-free backgrounds (training.augment), scaled to a peak level."""
+    from hppnet_plugin.training.augment import background_noise
 
     x = background_noise(np.random.default_rng(seed), int(seconds * SR), kind)
     return (x if peak_db is None else x / np.abs(x).max() * 10 ** (peak_db / 20)).astype(np.float32)

@@ -9,7 +9,8 @@ import os
 import tempfile
 from typing import Optional
 
-from .notes import Note, Transcription
+from . import constants as C
+from .notes import Transcription
 
 
 class BasicPitchTranscriber:
@@ -74,12 +75,10 @@ class BasicPitchTranscriber:
         finally:
             if tmp:
                 os.unlink(tmp)
-        notes = []
-        for start, end, pitch, amplitude, _ in events:
-            if self.piano_range_only and not 21 <= pitch <= 108:
-                continue
-            if end > start:
-                notes.append(Note(start, end, pitch, max(1, min(127, int(round(127 * amplitude))))))
+        from .adapters.basic_pitch import note_events_to_notes
+
+        notes = note_events_to_notes(e for e in events if e[1] > e[0] and (
+            not self.piano_range_only or C.MIN_PITCH <= e[2] <= C.MAX_PITCH))
         rolls = {"frame": output.get("note"), "onset": output.get("onset")} if return_rolls else None
         return Transcription(notes=notes, duration=source.duration_s, rolls=rolls, transcriber=self.name,
                              frames_per_second=22050 / 256)

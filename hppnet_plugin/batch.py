@@ -137,12 +137,11 @@ class _UrlFolder:
             raise FileExistsError(f"{url} exists; pass --overwrite to replace it")
         path = self._path(url)
         self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        if self.local:  # a rename is atomic on a local disk; object stores publish on close
-            tmp = f"{path}.tmp-{os.getpid()}"
-            with self.fs.open_output_stream(tmp) as f:
-                f.write(data)
-            self.fs.move(tmp, path)
-        else:
+        if self.local:  # file://: the same atomic write as a plain path
+            from .io import atomic_write
+
+            atomic_write(path, lambda f: f.write(data), overwrite=overwrite)
+        else:  # object stores publish an object on close, whole or not at all
             with self.fs.open_output_stream(path) as f:
                 f.write(data)
 

@@ -5,7 +5,8 @@ import pytest
 from hppnet_plugin.decoding import decode_rolls
 from hppnet_plugin.notes import Note
 from hppnet_plugin.training import metrics as M
-from hppnet_plugin.training.labels import apply_sustain, notes_to_rolls, sustain_intervals
+from hppnet_plugin.adapters.pretty_midi import apply_sustain, sustain_intervals
+from hppnet_plugin.training.labels import notes_to_rolls
 
 
 def test_rolls_by_hand():

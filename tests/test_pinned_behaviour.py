@@ -67,43 +67,46 @@ def _score_midi(path, with_pedal=True):
 def compute(tmp_path) -> dict:
     from hppnet_plugin.decoding import NoteDecoder
     from hppnet_plugin.adapters.basic_pitch import note_events_to_notes
-    from hppnet_plugin.training import labels, synth
+    from hppnet_plugin.adapters.midi import read_midi
+    from hppnet_plugin.training import augment, labels, music, performance, synth
 
     out = {}
     score = _score_midi(tmp_path / "score.mid")
-    notes = labels.read_midi_notes(score)
+    notes = read_midi(score, sustain=True)  # was training.labels.read_midi_notes(score)
     out["labels.read_midi_notes"] = digest(notes)
-    out["labels.read_midi_notes(no pedal)"] = digest(labels.read_midi_notes(score, apply_pedal=False))
+    out["labels.read_midi_notes(no pedal)"] = digest(read_midi(score))
     out["labels.notes_to_rolls"] = digest(labels.notes_to_rolls(notes, 200))
-    out["synth.load_midi_piece"] = digest(synth.load_midi_piece(score))
+    out["synth.load_midi_piece"] = digest(music.read_score(score))  # was training.synth.load_midi_piece
 
-    voices = [synth.Voice("/a.sf2", 0), synth.Voice("/a.sf2", 1), synth.Voice("/b.sf2", 0)]
-    holdout, extra = synth.Voice("/h.sf3", 0), [synth.Voice("/x.cfg", 0)]
+    from hppnet_plugin.training.render import Voice
+
+    voices = [Voice("/a.sf2", 0), Voice("/a.sf2", 1), Voice("/b.sf2", 0)]
+    holdout, extra = Voice("/h.sf3", 0), [Voice("/x.cfg", 0)]
     midi_files = [f"/m/composer{i % 4}__piece{i}.mid" for i in range(30)] + ["/m/palestrina__p1.mid"]
     jobs = synth.plan_jobs(midi_files, 6, voices, holdout, 3, 40.0, 3, 4, n_doubled=3, n_noise=2,
                            extra_train_voices=extra)
     out["synth.plan_jobs"] = digest([(j.name, j.split, j.source, j.voice.name, j.voice.program, j.seed,
                                       j.max_duration_s, j.augment_strength) for j in jobs])
 
-    for seed, kinds in ((0, synth.TEXTURE_KINDS), (1, synth.DOUBLED_KINDS), (2, synth.TEXTURE_KINDS)):
+    for seed, kinds in ((0, music.TEXTURE_KINDS), (1, music.DOUBLED_KINDS), (2, music.TEXTURE_KINDS)):
         rng = np.random.default_rng(seed)
-        raw = synth.generate_texture(rng, 20.0, kinds)
-        performed, pedal = synth.make_piano_like(raw, rng, 15.0)
+        raw = music.generate_texture(rng, 20.0, kinds)
+        performed, pedal = performance.make_piano_like(raw, rng, 15.0)
         recording = np.random.default_rng([seed, 7])
-        performed, pedal, outro = synth.add_silences(performed, pedal, recording)
-        buffer = io.BytesIO()
-        synth.write_performance_midi(performed, pedal, buffer, program=1, tuning_cents=-17.5)
+        performed, pedal, outro = performance.add_silences(performed, pedal, recording)
+        buffer = io.BytesIO()  # the MIDI a corpus renderer is given (was synth.write_performance_midi)
+        performance.corpus_midi(performed, pedal, program=1, tuning_cents=-17.5).write(buffer)
         out[f"synth.performance[{seed}]"] = digest([raw, performed, pedal, outro, buffer.getvalue()])
     rng = np.random.default_rng(5)
-    piece, pedal = synth.make_piano_like(synth.load_midi_piece(score), rng, 10.0)
+    piece, pedal = performance.make_piano_like(music.read_score(score), rng, 10.0)
     out["synth.make_piano_like(score)"] = digest([piece, pedal])
 
     audio = np.random.default_rng(0).standard_normal(16000 * 3).astype(np.float32) * 0.1
-    out["synth.augment"] = digest([synth.augment(audio, np.random.default_rng(s), strength) for s, strength
+    out["synth.augment"] = digest([augment.augment(audio, np.random.default_rng(s), strength) for s, strength
                                    in ((0, 1.0), (1, 1.0), (2, 0.0))])
-    out["synth.background_noise"] = digest([synth.background_noise(np.random.default_rng(3), 8000, k)
-                                            for k in synth.NOISE_KINDS])
-    out["synth.noise_clip"] = digest([synth.noise_clip(np.random.default_rng(s), 3.0) for s in range(4)])
+    out["synth.background_noise"] = digest([augment.background_noise(np.random.default_rng(3), 8000, k)
+                                            for k in augment.NOISE_KINDS])
+    out["synth.noise_clip"] = digest([augment.noise_clip(np.random.default_rng(s), 3.0) for s in range(4)])
 
     rolls = np.random.default_rng(1).random((300, 88, 3)).astype(np.float32) ** 4
     decoder = NoteDecoder(0.4, 0.4)

@@ -20,11 +20,11 @@ def test_sidecar_matches_the_file_and_records_provenance():
 
 
 def test_bundled_example_is_transcribed_well():
-    from hppnet_plugin.training.labels import read_midi_notes
+    from hppnet_plugin.adapters.midi import read_midi
     from hppnet_plugin.training.metrics import transcription_metrics
 
     result = hppnet_plugin.load_transcriber("hppnet-tiny", device="cpu").transcribe(EXAMPLE)
-    reference = read_midi_notes(EXAMPLE.with_suffix(".mid"))
+    reference = read_midi(EXAMPLE.with_suffix(".mid"), sustain=True)
     scores = transcription_metrics(reference, result.notes)
     assert scores["note"][2] >= 0.8, scores
     assert scores["frame"][2] >= 0.7, scores
@@ -44,7 +44,7 @@ def _shipped_variants():
 def _background(kind: str, seconds: float = 10.0) -> np.ndarray:
     """The recordings' quiet parts users hit first (issue 11's table): digital silence, hiss,
     rumble, mains hum, from the corpus builder's generators at -40 / -30 dBFS peak."""
-    from hppnet_plugin.training.synth import background_noise
+    from hppnet_plugin.training.augment import background_noise
 
     x = background_noise(np.random.default_rng(1), int(seconds * 16000), kind)
     peak_db = -40 if kind == "white" else -30

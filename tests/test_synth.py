@@ -9,6 +9,10 @@ import pytest
 
 from hppnet_plugin import constants as C
 from hppnet_plugin.notes import Note
+from hppnet_plugin.training import augment as A
+from hppnet_plugin.training import music as M
+from hppnet_plugin.training import performance as P
+from hppnet_plugin.training import render as R
 from hppnet_plugin.training import synth as S
 
 FREEPATS = "/etc/timidity/freepats.cfg"
@@ -16,15 +20,15 @@ FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 
 
 def voices(n=3):
-    return [S.Voice(f"/sf/v{i}.sf2", 0) for i in range(n)]
+    return [R.Voice(f"/sf/v{i}.sf2", 0) for i in range(n)]
 
 
 def test_extra_pieces_and_voices_leave_validation_and_test_unchanged():
     midi = [f"/m/composer__piece{i}.mid" for i in range(40)]
-    holdout = S.Voice("/sf/holdout.sf2", 0)
+    holdout = R.Voice("/sf/holdout.sf2", 0)
     plain = S.plan_jobs(midi, 10, voices(), holdout, 0, 30, 4, 5)
     more = S.plan_jobs(midi, 10, voices(), holdout, 0, 30, 4, 5, n_doubled=7, n_noise=6,
-                       extra_train_voices=[S.Voice(FREEPATS, 0)])
+                       extra_train_voices=[R.Voice(FREEPATS, 0)])
     assert [j for j in plain if j.split != "train"] == [j for j in more if j.split != "train"]
     train = [j for j in more if j.split == "train"]
     assert sum(j.source == "noise" for j in train) == 6 and sum(j.source == "texture-doubled" for j in train) == 7
@@ -33,16 +37,16 @@ def test_extra_pieces_and_voices_leave_validation_and_test_unchanged():
     assert len({j.name for j in more if j.split == "train"}) == len(train)  # unique names
 
 
-@pytest.mark.parametrize("kind", S.NOISE_KINDS)
+@pytest.mark.parametrize("kind", A.NOISE_KINDS)
 def test_background_noise_has_the_asked_level_and_no_nan(kind):
-    x = S.background_noise(np.random.default_rng(1), 16_000 * 3, kind)
+    x = A.background_noise(np.random.default_rng(1), 16_000 * 3, kind)
     assert np.isfinite(x).all()
     rms = np.sqrt(np.mean(x ** 2))
     assert rms == 0 if kind == "silence" else abs(rms - 1) < 1e-6
 
 
 def test_hum_has_its_energy_at_mains_harmonics():
-    x = S.background_noise(np.random.default_rng(3), 16_000 * 4, "hum")
+    x = A.background_noise(np.random.default_rng(3), 16_000 * 4, "hum")
     spectrum = np.abs(np.fft.rfft(x))
     freqs = np.fft.rfftfreq(len(x), 1 / 16_000)
     peak = freqs[np.argmax(spectrum)]
@@ -50,7 +54,7 @@ def test_hum_has_its_energy_at_mains_harmonics():
 
 
 def test_noise_clip_levels_range_from_barely_audible_to_loud():
-    peaks = [np.max(np.abs(S.noise_clip(np.random.default_rng(i), 2.0))) for i in range(60)]
+    peaks = [np.max(np.abs(A.noise_clip(np.random.default_rng(i), 2.0))) for i in range(60)]
     audible = [p for p in peaks if p > 0]
     assert len(audible) < len(peaks)  # some digital silence
     assert min(audible) < 10 ** (-60 / 20) and max(audible) > 10 ** (-20 / 20)
@@ -61,7 +65,7 @@ def test_silences_make_note_free_stretches_and_keep_every_note():
     notes = [Note(0.5 + 0.25 * i, 0.5 + 0.25 * i + 0.6, 60 + i % 12, 80) for i in range(60)]
     found_gap = found_intro = False
     for seed in range(40):
-        out, pedal, outro = S.add_silences(notes, [(0.2, 127), (20.0, 0)], np.random.default_rng(seed))
+        out, pedal, outro = P.add_silences(notes, [(0.2, 127), (20.0, 0)], np.random.default_rng(seed))
         assert len(out) >= len(notes) - 3 and outro >= 0
         assert all(n.end > n.start for n in out)
         found_intro |= out[0].start > 2.0
@@ -77,7 +81,7 @@ def test_silences_make_note_free_stretches_and_keep_every_note():
 
 
 def test_doubled_textures_put_chord_notes_on_partials_across_the_keyboard():
-    notes = S.generate_texture(np.random.default_rng(0), 120, S.DOUBLED_KINDS)
+    notes = M.generate_texture(np.random.default_rng(0), 120, M.DOUBLED_KINDS)
     assert all(C.MIN_PITCH <= n.pitch <= C.MAX_PITCH for n in notes)
     onsets = {}
     for n in notes:
@@ -91,7 +95,7 @@ def test_doubled_textures_put_chord_notes_on_partials_across_the_keyboard():
 
 def test_tuning_offset_is_one_channel_pitch_bend(tmp_path):
     path = tmp_path / "t.mid"
-    S.write_performance_midi([Note(0.5, 1.0, 60, 80)], [], path, tuning_cents=-30)
+    P.write_corpus_midi([Note(0.5, 1.0, 60, 80)], [], path, tuning_cents=-30)
     inst = pretty_midi.PrettyMIDI(str(path)).instruments[0]
     assert len(inst.pitch_bends) == 1 and inst.pitch_bends[0].time == 0
     assert abs(inst.pitch_bends[0].pitch / 8191 * 200 + 30) < 0.1
@@ -112,9 +116,9 @@ def test_renderers_honour_the_tuning_and_start_on_time(tmp_path, voice_path):
     if not Path(voice_path).exists() or shutil.which("timidity" if voice_path.endswith(".cfg") else "fluidsynth") is None:
         pytest.fail(f"{voice_path} and its renderer are needed (apt-get install fluidsynth fluid-soundfont-gm "
                     "timidity freepats; .ci/run installs them)")
-    voice = S.Voice(voice_path, 0)
+    voice = R.Voice(voice_path, 0)
     mid, wav = tmp_path / "a.mid", tmp_path / "a.wav"
-    S.write_performance_midi([Note(1.0, 2.0, 69, 100)], [], mid, tuning_cents=25)
-    S.render(mid, voice, wav)
+    P.write_corpus_midi([Note(1.0, 2.0, 69, 100)], [], mid, tuning_cents=25)
+    R.render(mid, voice, wav)
     assert abs(_peak_hz(wav, 1.1, 1.6) - 440 * 2 ** (25 / 1200)) < 2.0
-    assert S.measure_latency_s(voice) < 0.02  # timidity keeps the leading silence (--preserve-silence)
+    assert R.measure_latency_s(voice) < 0.02  # timidity keeps the leading silence (--preserve-silence)

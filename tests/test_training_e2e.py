@@ -11,7 +11,7 @@ import pytest
 
 import hppnet_plugin
 from hppnet_plugin.training.cli import main as training_main
-from hppnet_plugin.training.labels import read_midi_notes
+from hppnet_plugin.adapters.midi import read_midi
 from hppnet_plugin.training.metrics import METRIC_GROUPS
 
 from .datasets_fixtures import make_maestro
@@ -125,7 +125,7 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
         assert untrained["summary"]["note_f1"]["mean"] < 0.2 < 0.8 < trained["summary"]["note_f1"]["mean"]
         assert set(trained["pieces"][0]) >= {f"{g}_{m}" for g in METRIC_GROUPS for m in ("precision", "recall", "f1")}
         counts = trained["errors"]["counts"]
-        reference = read_midi_notes(next((corpus / split).glob("*.midi")))
+        reference = read_midi(next((corpus / split).glob("*.midi")), sustain=True)
         assert sum(counts.get(f"register_{r}_notes", 0) for r in ("low", "middle", "high")) == len(reference) > 0
     text = out.with_suffix(".md").read_text()
     assert "Note w/ offset & vel." in text and "on_partial_recall" in text

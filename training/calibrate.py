@@ -9,16 +9,10 @@ frame F1 given that onset threshold (ties go to the value nearest 0.5).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 
-from hppnet_plugin.decoding import decode_rolls
-from hppnet_plugin.inference import FeatureArraySource, stream_rolls
-
-from . import metrics as M
-from .data import cache_pieces, load_cached
-from .datasets import dataset_pieces
+from .validation import piece_scores
 
 log = logging.getLogger(__name__)
 
@@ -27,36 +21,13 @@ MIN_CALIBRATION_F1 = 0.05
 """Below this best note F1 the scores say nothing about thresholds (an untrained model)."""
 
 
-def validation_rolls(model, data_root, dataset: str = "maestro", cache_dir=None, max_pieces: int = 0,
-                     device=None, dtype=None) -> list:
-    """[(rolls {onset, frame, velocity}, reference notes)] of the validation pieces."""
-    data_root = Path(data_root)
-    split = "validation"
-    pieces = dataset_pieces(dataset, data_root, split)
-    if max_pieces:
-        pieces = pieces[:max_pieces]
-    paths = cache_pieces(pieces, Path(cache_dir) if cache_dir else data_root / ".hppnet-cache", model.config,
-                         progress=False)
-    out = []
-    for path, piece in zip(paths, pieces):
-        blocks = list(stream_rolls(model, FeatureArraySource(load_cached(path)["features"]), device=device,
-                                   dtype=dtype))
-        rolls = {h: np.concatenate([b[h] for _, b in blocks]) for h in ("onset", "frame", "velocity")}
-        out.append((rolls, piece.notes()))
-    return out
-
-
 def _mean_scores(items, onset_threshold, frame_threshold, fps) -> dict:
-    rows = []
-    for rolls, reference in items:
-        notes = decode_rolls(rolls["onset"], rolls["frame"], rolls["velocity"], onset_threshold,
-                             frame_threshold, fps)
-        rows.append(M.flatten(M.transcription_metrics(reference, notes)))
+    rows = [piece_scores(rolls, reference, onset_threshold, frame_threshold, fps) for rolls, reference in items]
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
 def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: float = 0.4) -> dict:
-    """Pick (onset, frame) thresholds on ``items`` (from :func:`validation_rolls`).
+    """Pick (onset, frame) thresholds on ``items`` (from :func:`training.validation.validation_rolls`).
 
     Returns {"onset_threshold", "frame_threshold", "table": [{onset, frame, note_f1, frame_f1, ...}]}.
     """

@@ -7,7 +7,7 @@ import sys
 
 
 def _add_synth(sub):
-    from .synth import DEFAULT_EXTRA_TRAIN_SOUNDFONTS, DEFAULT_HOLDOUT_SOUNDFONT, DEFAULT_TRAIN_SOUNDFONTS
+    from .render import DEFAULT_EXTRA_TRAIN_SOUNDFONTS, DEFAULT_HOLDOUT_SOUNDFONT, DEFAULT_TRAIN_SOUNDFONTS
 
     p = sub.add_parser("synth", help="render a synthetic piano corpus in the MAESTRO v3 layout",
                        description="Render a synthetic piano corpus (MAESTRO v3 layout).")
@@ -35,7 +35,8 @@ def _add_synth(sub):
 
 
 def run_synth(args):
-    from .synth import DEFAULT_EXTRA_TRAIN_SOUNDFONTS, DEFAULT_TRAIN_SOUNDFONTS, build_corpus
+    from .render import DEFAULT_EXTRA_TRAIN_SOUNDFONTS, DEFAULT_TRAIN_SOUNDFONTS
+    from .synth import build_corpus
 
     if not args.midi_dir and not args.music21 and args.textures <= 0:
         raise ValueError("nothing to render: give --midi-dir, --music21 or --textures N")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 from hppnet_plugin.audio import load_audio
 from hppnet_plugin.config import HPPNetConfig
 from hppnet_plugin.frontend import LogCQT
+from hppnet_plugin.io import atomic_write
 
 from .labels import notes_to_rolls
 
@@ -51,9 +51,7 @@ def cache_piece(piece, cache_dir, config: HPPNetConfig, frontend=None) -> Path:
         features = frontend(torch.from_numpy(audio))[0, 0].numpy().astype(np.float16)
     rolls = notes_to_rolls(piece.notes(), len(features))
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, features=features, **rolls)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.savez_compressed(f, features=features, **rolls), overwrite=True)
     return path
 
 

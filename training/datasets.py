@@ -15,9 +15,8 @@ from typing import Optional
 
 import numpy as np
 
+from hppnet_plugin.adapters.midi import read_midi
 from hppnet_plugin.notes import Note, sort_notes
-
-from .labels import read_midi_notes
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ class Piece:
         """Annotated notes, sustain-extended (MAESTRO) or as MAPS' .txt gives them."""
         if self.txt_path is not None:
             return read_maps_notes(self.txt_path, self.midi_path)
-        return read_midi_notes(self.midi_path)
+        return read_midi(self.midi_path, sustain=True)
 
 
 def read_maestro_index(root: Path) -> list:
@@ -106,7 +105,7 @@ def read_maps_notes(txt_path, midi_path=None) -> list:
         raise ValueError(f"{txt_path} is not a MAPS annotation (header 'OnsetTime OffsetTime MidiPitch')")
     velocity_of = {}
     if midi_path is not None and Path(midi_path).exists():
-        for n in read_midi_notes(midi_path, apply_pedal=False):
+        for n in read_midi(midi_path):
             velocity_of.setdefault(n.pitch, []).append((n.start, n.velocity))
     notes = []
     for line in lines[1:]:

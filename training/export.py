@@ -59,7 +59,8 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
     if calibrate:
         from hppnet_plugin.inference import autocast_dtype
 
-        from .calibrate import choose_thresholds, validation_rolls
+        from .calibrate import choose_thresholds
+        from .validation import validation_rolls
 
         # Calibrate with the arithmetic users get by default on this machine.
         model.eval()

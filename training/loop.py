@@ -27,15 +27,15 @@ import numpy as np
 import torch
 
 from hppnet_plugin.config import HPPNetConfig
-from hppnet_plugin.decoding import NoteDecoder
 from hppnet_plugin.io import atomic_write
-from hppnet_plugin.inference import FeatureArraySource, autocast_dtype, choose_device, stream_rolls
+from hppnet_plugin.inference import autocast_dtype, choose_device
 from hppnet_plugin.model import HEADS, HPPNet, count_parameters
 
 from . import metrics as M
 from .data import CropDataset, cache_pieces, collate, load_cached
 from .datasets import dataset_pieces
 from .losses import hppnet_losses
+from .validation import validate
 
 log = logging.getLogger(__name__)
 
@@ -195,23 +195,7 @@ def _drop_rows_after(metrics_file: Path, step: int):
 
 
 def _save(obj, path: Path):
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def validate(model, items, device) -> dict:
-    """Mean metrics of the model over cached validation pieces (decoded like inference)."""
-    model.eval()
-    rows = []
-    for item, ref_notes in items:
-        decoder = NoteDecoder(model.config.onset_threshold, model.config.frame_threshold)
-        source = FeatureArraySource(item["features"])
-        for _, probs in stream_rolls(model, source, device=device):
-            decoder.push(probs["onset"], probs["frame"], probs["velocity"])
-        rows.append(M.flatten(M.transcription_metrics(ref_notes, decoder.finish())))
-    model.train()
-    return {k: v["mean"] for k, v in M.summarize(rows).items()}
+    atomic_write(path, lambda f: torch.save(obj, f), overwrite=True)
 
 
 def _manifest_hash(data_root: Path) -> str:

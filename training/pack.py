@@ -66,9 +66,8 @@ def pack(root, out, splits=("validation",), sample_split: str = "train", kbps: f
         if not target.exists():
             samples = load_audio(audio_src)
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.stem + ".tmp.ogg")
-            sf.write(tmp, samples, SAMPLE_RATE, format="OGG", subtype="OPUS", compression_level=level)
-            tmp.replace(target)
+            atomic_write(target, lambda f: sf.write(f, samples, SAMPLE_RATE, format="OGG", subtype="OPUS",
+                                                    compression_level=level), overwrite=True)
         size = target.stat().st_size + midi_src.stat().st_size
         if used + size > budget and row["split"] == sample_split:
             target.unlink()
