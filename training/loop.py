@@ -21,6 +21,7 @@ import random
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -224,25 +225,46 @@ def _initial_state(path, config: HPPNetConfig) -> dict:
     return {k: v.float() for k, v in state.items()}
 
 
-def run(args):
-    rank, world, dist = _distributed()
+@dataclass
+class Position:
+    """Where a run is, besides its weights: what a checkpoint stores to resume exactly."""
+
+    step: int = 0
+    best: float = -1.0  # best validation note F1 so far
+    since_best: int = 0  # validations since the best one
+    epoch: int = 0
+    batches_done: int = 0  # batches of this epoch already trained on
+    wall_before: float = 0.0  # compute seconds of the run's earlier legs
+
+
+@dataclass
+class Trainee:
+    """The model and everything that updates it."""
+
+    model: torch.nn.Module
+    train_model: torch.nn.Module  # the model, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: torch.amp.GradScaler
+    use_amp: bool
+    amp_dtype: torch.dtype
+
+
+def _device(args, world: int) -> torch.device:
     device = choose_device(args.device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    overrides = {"channels": args.channels} if args.channels else {}
-    config = HPPNetConfig.for_variant(args.variant, **overrides)
-    data_root = Path(args.data)
-    cache_dir = Path(args.cache) if args.cache else data_root / ".hppnet-cache"
+    return device
 
+
+def _cached_pieces(args, config, data_root: Path, cache_dir: Path, rank: int, dist) -> tuple:
+    """(training cache paths, validation cache paths, validation pieces). Rank 0 fills the cache
+    first; the others then only read it."""
     train_pieces = dataset_pieces(args.dataset, data_root, "train")
-    val_split = "validation"
-    val_pieces = dataset_pieces(args.dataset, data_root, val_split)[: args.validation_pieces]
-    # Rank 0 fills the cache first; the others then only read it.
+    val_pieces = dataset_pieces(args.dataset, data_root, "validation")[: args.validation_pieces]
     if rank == 0:
         train_paths = cache_pieces(train_pieces, cache_dir, config, progress=not args.no_progress,
                                    workers=args.cache_workers)
@@ -252,11 +274,11 @@ def run(args):
     if rank != 0:
         train_paths = cache_pieces(train_pieces, cache_dir, config, progress=False)
         val_paths = cache_pieces(val_pieces, cache_dir, config, progress=False)
+    return train_paths, val_paths, val_pieces
 
-    if args.cache_only:
-        log.info("feature cache ready: %d training and %d validation pieces in %s",
-                 len(train_paths), len(val_paths), cache_dir)
-        return out
+
+def _crops(args, config, train_paths, rank: int, world: int, dist) -> tuple:
+    """(dataset of random crops, sampler, DataLoader arguments)."""
     crop_frames = int(round(args.crop_seconds * config.sample_rate / config.hop_length))
     dataset = CropDataset(train_paths, crop_frames, seed=args.seed, edge_crops=args.edge_crops,
                           note_free_weight=args.note_free_weight)
@@ -266,16 +288,18 @@ def run(args):
         sampler = EpochSampler(len(dataset), args.seed)
     loader_args = dict(batch_size=args.batch_size, sampler=sampler, collate_fn=collate,
                        num_workers=args.workers, drop_last=len(dataset) >= args.batch_size * world)
+    return dataset, sampler, loader_args
 
+
+def _trainee(args, config, device, rank: int, last: Path) -> tuple:
+    """(Trainee, Position): a new model (or one seeded by --init-from), or the run resumed from ``last``."""
     torch.manual_seed(args.seed + rank)
     model = HPPNet(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=args.lr_decay_steps, gamma=args.lr_decay)
     use_amp, amp_dtype = _autocast_dtype(device, args.amp)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-
-    step, best, since_best, epoch, wall_before, batches_done = 0, -1.0, 0, 0, 0.0, 0
-    last = out / "last.pt"
+    position = Position()
     if args.init_from and not last.exists():
         model.load_state_dict(_initial_state(args.init_from, config))
         if rank == 0:
@@ -284,143 +308,189 @@ def run(args):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / args.warmup_steps)
                                                       * args.lr_decay ** (s // args.lr_decay_steps))
     if last.exists():
-        # On the CPU: the RNG states must be CPU tensors, and load_state_dict copies the
-        # weights and the optimizer's moments onto the model's device.
-        state = load_checkpoint(last, map_location="cpu")
-        if state["config"] != config.to_dict():
-            raise ValueError(f"{last} was trained with another configuration ({state['config']['variant']}, "
-                             f"E={state['config']['channels']}); use a new --out folder")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, best, since_best, epoch = state["step"], state["best"], state["since_best"], state["epoch"]
-        batches_done = state.get("batches_in_epoch", 0)
-        if "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        wall_before = state.get("wall_s", 0.0)
-        set_rng_state(state["rng"])
-        if args.reset_lr:  # continue from the checkpoint with a new learning-rate schedule
-            for group in optimizer.param_groups:
-                group["lr"] = group["initial_lr"] = args.lr
-            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=args.lr_decay_steps,
-                                                        gamma=args.lr_decay)
+        scheduler = _resume(last, config, model, optimizer, scheduler, scaler, position, args)
         if rank == 0:
-            log.info("resumed from %s at step %d (best note F1 %.4f, lr %.2e)", last, step, best,
-                     optimizer.param_groups[0]["lr"])
-    train_model = model
-    if dist is not None:
-        train_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            log.info("resumed from %s at step %d (best note F1 %.4f, lr %.2e)", last, position.step,
+                     position.best, optimizer.param_groups[0]["lr"])
+    return Trainee(model, model, optimizer, scheduler, scaler, use_amp, amp_dtype), position
 
-    val_items = [(load_cached(p), piece.notes()) for p, piece in zip(val_paths, val_pieces)] if rank == 0 else []
-    if rank == 0:
-        run_info = {"command": " ".join(shlex.quote(a) for a in ["python", "-m", "hppnet_plugin.training"] + sys.argv[1:]),
-                    "args": vars(args), "config": config.to_dict(), "parameters": count_parameters(model),
-                    "train_pieces": len(train_paths), "train_hours": dataset.total_frames / 50 / 3600,
-                    "validation_pieces": len(val_paths), "corpus_manifest_sha256": _manifest_hash(data_root),
-                    "device": str(device), "world_size": world, "threads": torch.get_num_threads()}
-        previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
-        # Every (re)start of this run, with the step it started from: the full provenance.
-        run_info["history"] = previous.get("history", []) + [
-            {"command": run_info["command"], "from_step": step, "started": time.strftime("%Y-%m-%d %H:%M:%S")}]
-        (out / "run.json").write_text(json.dumps(run_info, indent=1, default=str))
-        log.info("%s: %d parameters, %d training pieces (%.2f h), device %s, %s",
-                 config.variant, count_parameters(model), len(train_paths), run_info["train_hours"], device,
-                 f"{amp_dtype} autocast" if use_amp else "fp32")
-    metrics_file = out / "metrics.csv"
-    if rank == 0 and metrics_file.exists():
-        _drop_rows_after(metrics_file, step)
-    new_file = not metrics_file.exists()
-    writer_file = open(metrics_file, "a", newline="") if rank == 0 else None
-    writer = csv.DictWriter(writer_file, METRIC_COLUMNS) if writer_file else None
-    if writer and new_file:
-        writer.writeheader()
-    tensorboard = None
-    if rank == 0 and args.tensorboard:
-        try:  # TensorBoard event files beside metrics.csv
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as error:
-            raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard") from error
-        tensorboard = SummaryWriter(str(out / "tensorboard"))
 
-    def log_row(row):
-        writer.writerow(row)
-        writer_file.flush()
-        if tensorboard is not None:
+def _resume(last: Path, config, model, optimizer, scheduler, scaler, position: Position, args):
+    """Load a checkpoint into the run; returns the schedule (new with --reset-lr)."""
+    # On the CPU: the RNG states must be CPU tensors, and load_state_dict copies the
+    # weights and the optimizer's moments onto the model's device.
+    state = load_checkpoint(last, map_location="cpu")
+    if state["config"] != config.to_dict():
+        raise ValueError(f"{last} was trained with another configuration ({state['config']['variant']}, "
+                         f"E={state['config']['channels']}); use a new --out folder")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    position.step, position.best = state["step"], state["best"]
+    position.since_best, position.epoch = state["since_best"], state["epoch"]
+    position.batches_done = state.get("batches_in_epoch", 0)
+    if "scaler" in state:
+        scaler.load_state_dict(state["scaler"])
+    position.wall_before = state.get("wall_s", 0.0)
+    set_rng_state(state["rng"])
+    if args.reset_lr:  # continue from the checkpoint with a new learning-rate schedule
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"] = args.lr
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=args.lr_decay_steps, gamma=args.lr_decay)
+    return scheduler
+
+
+def _write_run_json(out: Path, args, config, trainee: Trainee, train_paths, val_paths, dataset, data_root,
+                    device, world: int, step: int) -> dict:
+    """run.json: the command, arguments, configuration and data of the run, and every (re)start
+    of it with the step it started from (the full provenance)."""
+    info = {"command": " ".join(shlex.quote(a) for a in ["python", "-m", "hppnet_plugin.training"] + sys.argv[1:]),
+            "args": vars(args), "config": config.to_dict(), "parameters": count_parameters(trainee.model),
+            "train_pieces": len(train_paths), "train_hours": dataset.total_frames / 50 / 3600,
+            "validation_pieces": len(val_paths), "corpus_manifest_sha256": _manifest_hash(data_root),
+            "device": str(device), "world_size": world, "threads": torch.get_num_threads()}
+    previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+    info["history"] = previous.get("history", []) + [
+        {"command": info["command"], "from_step": step, "started": time.strftime("%Y-%m-%d %H:%M:%S")}]
+    (out / "run.json").write_text(json.dumps(info, indent=1, default=str))
+    return info
+
+
+class MetricsLog:
+    """metrics.csv (and TensorBoard with --tensorboard) of rank 0; other ranks log nothing.
+    Rows a killed run logged after its last checkpoint are dropped first."""
+
+    def __init__(self, out: Path, step: int, rank: int, tensorboard: bool):
+        self.file = self.writer = self.tensorboard = None
+        if rank != 0:
+            return
+        path = out / "metrics.csv"
+        if path.exists():
+            _drop_rows_after(path, step)
+        new_file = not path.exists()
+        self.file = open(path, "a", newline="")
+        self.writer = csv.DictWriter(self.file, METRIC_COLUMNS)
+        if new_file:
+            self.writer.writeheader()
+        if tensorboard:
+            try:  # TensorBoard event files beside metrics.csv
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as error:
+                raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard") from error
+            self.tensorboard = SummaryWriter(str(out / "tensorboard"))
+
+    def __bool__(self):
+        return self.writer is not None
+
+    def row(self, row: dict):
+        self.writer.writerow(row)
+        self.file.flush()
+        if self.tensorboard is not None:
             for key, value in row.items():
                 if key not in ("step", "kind", "wall_s") and value not in (None, ""):
-                    tensorboard.add_scalar(f"{row['kind']}/{key}", float(value), row["step"])
+                    self.tensorboard.add_scalar(f"{row['kind']}/{key}", float(value), row["step"])
 
-    def checkpoint(path):
-        _save({"config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-               "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "step": step, "best": best, "since_best": since_best,
-               "epoch": epoch, "batches_in_epoch": batches_done, "wall_s": wall_before + time.time() - start_time,
-               "rng": rng_state(),
-               "run": json.loads((out / "run.json").read_text())}, path)
+    def close(self):
+        if self.file:
+            self.file.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+
+def train_step(trainee: Trainee, batch: dict, device, clip_grad: float) -> dict:
+    """One optimiser step on a batch; returns the losses as floats."""
+    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    with torch.autocast(device.type, dtype=trainee.amp_dtype, enabled=trainee.use_amp):
+        logits = trainee.train_model(batch["features"], heads=HEADS)
+    losses = hppnet_losses({k: v.float() for k, v in logits.items()}, batch)
+    trainee.optimizer.zero_grad(set_to_none=True)
+    trainee.scaler.scale(losses["total"]).backward()
+    if clip_grad > 0:  # clip the gradients *before* the step (the authors' code clips after)
+        trainee.scaler.unscale_(trainee.optimizer)
+        torch.nn.utils.clip_grad_norm_(trainee.model.parameters(), clip_grad)
+    trainee.scaler.step(trainee.optimizer)
+    trainee.scaler.update()
+    trainee.scheduler.step()
+    return {k: v.item() for k, v in losses.items()}
+
+
+def _checkpoint(path: Path, config, trainee: Trainee, position: Position, wall_s: float, out: Path):
+    _save({"config": config.to_dict(), "model": trainee.model.state_dict(), "optimizer": trainee.optimizer.state_dict(),
+           "scheduler": trainee.scheduler.state_dict(), "scaler": trainee.scaler.state_dict(), "step": position.step,
+           "best": position.best, "since_best": position.since_best, "epoch": position.epoch,
+           "batches_in_epoch": position.batches_done, "wall_s": wall_s, "rng": rng_state(),
+           "run": json.loads((out / "run.json").read_text())}, path)
+
+
+def _epoch_batches(dataset, sampler, loader_args, position: Position, batch_size: int):
+    """The batches of the current epoch not yet trained on (a resumed epoch continues)."""
+    dataset.set_epoch(position.epoch)
+    skip = position.batches_done
+    if isinstance(sampler, EpochSampler):
+        sampler.set_epoch(position.epoch, skip=skip * batch_size)
+        skip = 0
+    else:
+        sampler.set_epoch(position.epoch)
+    return itertools.islice(torch.utils.data.DataLoader(dataset, **loader_args), skip, None)
+
+
+def run(args):
+    rank, world, dist = _distributed()
+    device = _device(args, world)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = HPPNetConfig.for_variant(args.variant, **({"channels": args.channels} if args.channels else {}))
+    data_root = Path(args.data)
+    cache_dir = Path(args.cache) if args.cache else data_root / ".hppnet-cache"
+    train_paths, val_paths, val_pieces = _cached_pieces(args, config, data_root, cache_dir, rank, dist)
+    if args.cache_only:
+        log.info("feature cache ready: %d training and %d validation pieces in %s",
+                 len(train_paths), len(val_paths), cache_dir)
+        return out
+    dataset, sampler, loader_args = _crops(args, config, train_paths, rank, world, dist)
+    last = out / "last.pt"
+    trainee, position = _trainee(args, config, device, rank, last)
+    if dist is not None:
+        trainee.train_model = torch.nn.parallel.DistributedDataParallel(
+            trainee.model, device_ids=[device.index] if device.type == "cuda" else None)
+    val_items = [(load_cached(p), piece.notes()) for p, piece in zip(val_paths, val_pieces)] if rank == 0 else []
+    if rank == 0:
+        info = _write_run_json(out, args, config, trainee, train_paths, val_paths, dataset, data_root, device,
+                               world, position.step)
+        log.info("%s: %d parameters, %d training pieces (%.2f h), device %s, %s", config.variant,
+                 info["parameters"], len(train_paths), info["train_hours"], device,
+                 f"{trainee.amp_dtype} autocast" if trainee.use_amp else "fp32")
+    metrics = MetricsLog(out, position.step, rank, args.tensorboard)
 
     from tqdm import tqdm
 
     start_time = last_save = time.time()
-    progress = tqdm(total=args.steps, initial=step, desc=f"train {config.variant}", unit="step",
+    wall_s = lambda: position.wall_before + time.time() - start_time  # noqa: E731
+    checkpoint = lambda path: _checkpoint(path, config, trainee, position, wall_s(), out)  # noqa: E731
+    progress = tqdm(total=args.steps, initial=position.step, desc=f"train {config.variant}", unit="step",
                     disable=rank != 0 or args.no_progress, dynamic_ncols=True)
-    model.train()
+    trainee.model.train()
     running, running_steps, stop = {}, 0, False
-    while step < args.steps and not stop:
-        dataset.set_epoch(epoch)
-        skip = batches_done  # a resumed epoch continues after the batches it had trained on
-        if isinstance(sampler, EpochSampler):
-            sampler.set_epoch(epoch, skip=skip * args.batch_size)
-            skip = 0
-        else:
-            sampler.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(dataset, **loader_args)
-        for batch in itertools.islice(loader, skip, None):
-            batches_done += 1
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                logits = train_model(batch["features"], heads=HEADS)
-            losses = hppnet_losses({k: v.float() for k, v in logits.items()}, batch)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(losses["total"]).backward()
-            if args.clip_grad > 0:  # clip the gradients *before* the step (the authors' code clips after)
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            step += 1
+    while position.step < args.steps and not stop:
+        for batch in _epoch_batches(dataset, sampler, loader_args, position, args.batch_size):
+            position.batches_done += 1
+            losses = train_step(trainee, batch, device, args.clip_grad)
+            position.step += 1
             for k, v in losses.items():
-                running[k] = running.get(k, 0.0) + v.item()
+                running[k] = running.get(k, 0.0) + v
             running_steps += 1
             progress.update(1)
-            if step % args.log_every == 0 and writer:
+            if position.step % args.log_every == 0 and metrics:
                 avg = {k: v / running_steps for k, v in running.items()}
                 running, running_steps = {}, 0
-                progress.set_postfix(loss=f"{avg['total']:.4f}", best_f1=f"{max(best, 0):.3f}")
-                log_row({"step": step, "wall_s": round(wall_before + time.time() - start_time, 1),
-                         "kind": "train", "lr": scheduler.get_last_lr()[0],
-                         **{f"loss_{k}": round(v, 5) for k, v in avg.items()}})
-            if step % args.validate_every == 0 or step == args.steps:
-                if rank == 0:
-                    scores = validate(model, val_items, device)
-                    row = {"step": step, "wall_s": round(wall_before + time.time() - start_time, 1),
-                           "kind": "validation", "lr": scheduler.get_last_lr()[0]}
-                    row.update({f"{g}_f1": round(scores[f"{g}_f1"], 4) for g in M.METRIC_GROUPS})
-                    log_row(row)
-                    improved = scores["note_f1"] > best
-                    if improved:
-                        best, since_best = scores["note_f1"], 0
-                    else:
-                        since_best += 1
-                    log.info("step %d: validation note F1 %.4f frame F1 %.4f (best %.4f)",
-                             step, scores["note_f1"], scores["frame_f1"], best)
-                    if improved:
-                        checkpoint(out / "best.pt")
-                    checkpoint(last)
-                    last_save = time.time()
-                    stop = since_best >= args.patience
-                    if stop:
-                        log.info("early stop: %d validations without improvement", since_best)
+                progress.set_postfix(loss=f"{avg['total']:.4f}", best_f1=f"{max(position.best, 0):.3f}")
+                metrics.row({"step": position.step, "wall_s": round(wall_s(), 1), "kind": "train",
+                             "lr": trainee.scheduler.get_last_lr()[0],
+                             **{f"loss_{k}": round(v, 5) for k, v in avg.items()}})
+            if (position.step % args.validate_every == 0 or position.step == args.steps) and rank == 0:
+                stop = _validation(trainee, val_items, device, position, metrics, wall_s(), args.patience,
+                                   checkpoint, out)
+                last_save = time.time()
             if args.max_minutes and time.time() - start_time > args.max_minutes * 60:
                 stop = True
             if dist is not None:  # rank 0 decides (early stop, time limit); all ranks follow
@@ -430,19 +500,41 @@ def run(args):
             if rank == 0 and (time.time() - last_save > args.checkpoint_minutes * 60 or stop):
                 checkpoint(last)
                 last_save = time.time()
-            if stop or step >= args.steps:
+            if stop or position.step >= args.steps:
                 break
         else:
-            epoch, batches_done = epoch + 1, 0
+            position.epoch, position.batches_done = position.epoch + 1, 0
     if rank == 0:
         checkpoint(last)
         if not (out / "best.pt").exists():
             checkpoint(out / "best.pt")
-        writer_file.close()
-        if tensorboard is not None:
-            tensorboard.close()
+    metrics.close()
     progress.close()
     if dist is not None:
         dist.barrier()
         dist.destroy_process_group()
     return out
+
+
+def _validation(trainee: Trainee, val_items, device, position: Position, metrics: MetricsLog, wall_s: float,
+                patience: int, checkpoint, out: Path) -> bool:
+    """Validate, log, keep best.pt and last.pt; returns whether to stop early."""
+    scores = validate(trainee.model, val_items, device)
+    row = {"step": position.step, "wall_s": round(wall_s, 1), "kind": "validation",
+           "lr": trainee.scheduler.get_last_lr()[0]}
+    row.update({f"{g}_f1": round(scores[f"{g}_f1"], 4) for g in M.METRIC_GROUPS})
+    metrics.row(row)
+    improved = scores["note_f1"] > position.best
+    if improved:
+        position.best, position.since_best = scores["note_f1"], 0
+    else:
+        position.since_best += 1
+    log.info("step %d: validation note F1 %.4f frame F1 %.4f (best %.4f)",
+             position.step, scores["note_f1"], scores["frame_f1"], position.best)
+    if improved:
+        checkpoint(out / "best.pt")
+    checkpoint(out / "last.pt")
+    stop = position.since_best >= patience
+    if stop:
+        log.info("early stop: %d validations without improvement", position.since_best)
+    return stop
