@@ -18,7 +18,8 @@ if not (_Path(__file__).resolve().parent / "training").is_dir() and (_checkout /
     __path__.append(str(_checkout))  # noqa: F821 (the package's own search path)
 
 from .batch import transcribe_collection  # noqa: E402
-from .notes import Note, Transcription  # noqa: E402
+from .notes import Note  # noqa: E402
+from .transcription import Transcription  # noqa: E402
 from .registry import available_transcribers, load_transcriber, register_transcriber  # noqa: E402
 
 __version__ = "0.1.0"

@@ -121,12 +121,7 @@ def cmd_list(args) -> int:
         warnings.simplefilter("ignore")
         rows = check_transcribers()
     for name, ok, message in rows:
-        status = "ok" if ok else f"cannot load: {message}"
-        if ok and name.startswith("hppnet-"):
-            from .weights import SHIPPED, WEIGHTS_DIR
-
-            if name in SHIPPED and not (WEIGHTS_DIR / SHIPPED[name]).exists():
-                status = "ok (no shipped weights in this install: pass --checkpoint)"
+        status = (f"ok ({message})" if message else "ok") if ok else f"cannot load: {message}"
         print(f"{name:16s} {targets.get(name, ''):48s} {status}")
     return 0
 

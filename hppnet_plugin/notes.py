@@ -1,11 +1,9 @@
-"""The one note record and the transcription result."""
+"""The one note record. Adapters convert lists of it; ``transcription`` wraps it with the
+result of a transcriber."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Optional
-
-from . import constants as C
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, order=True)
@@ -48,68 +46,3 @@ class Note:
 
 def sort_notes(notes) -> list:
     return sorted(notes, key=lambda n: (n.start, n.pitch, n.end))
-
-
-@dataclass
-class Transcription:
-    """What a transcriber returns.
-
-    Attributes
-    ----------
-    notes : list of Note
-        Sorted by (start, pitch).
-    duration : float
-        Length of the input audio, seconds.
-    rolls : dict of str -> ndarray (frames, 88), optional
-        Probability rolls ("onset", "frame", "velocity") at 50 frames/s, when
-        asked for with ``return_rolls=True``.
-    config : dict, optional
-        The model configuration that produced the notes.
-    transcriber : str
-        Registry name of the transcriber.
-    """
-
-    notes: list
-    duration: float = 0.0
-    rolls: Optional[dict] = None
-    config: Optional[dict] = None
-    transcriber: str = ""
-    frames_per_second: float = C.FRAMES_PER_SECOND
-    metadata: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        self.notes = sort_notes(self.notes)
-
-    def __len__(self):
-        return len(self.notes)
-
-    # Conversions live in hppnet_plugin.adapters; these are shortcuts.
-    def to_note_sequence(self):
-        from .adapters.note_seq import notes_to_note_sequence
-
-        return notes_to_note_sequence(self.notes)
-
-    def to_pretty_midi(self):
-        from .adapters.pretty_midi import notes_to_pretty_midi
-
-        return notes_to_pretty_midi(self.notes)
-
-    def write_midi(self, path, overwrite: bool = False):
-        from .adapters.midi import write_midi
-
-        return write_midi(self.notes, path, overwrite=overwrite)
-
-    def write_csv(self, path, overwrite: bool = False):
-        from .adapters.csv import write_csv
-
-        return write_csv(self.notes, path, overwrite=overwrite)
-
-    def to_note_events(self) -> list:
-        from .adapters.basic_pitch import notes_to_note_events
-
-        return notes_to_note_events(self.notes)
-
-    def to_kong_events(self) -> list:
-        from .adapters.kong import notes_to_kong_events
-
-        return notes_to_kong_events(self.notes)

@@ -112,16 +112,20 @@ def load_transcriber(name: Optional[str] = None, **options):
 
 
 def check_transcribers() -> list:
-    """[(name, ok, message)]: import each backend's factory; failures become warnings."""
+    """[(name, ok, message)]: import each backend's factory; failures become warnings.
+
+    Two optional hooks of a factory: ``missing_dependency()`` (a backend whose heavy dependency
+    is an extra says whether it is there: not ok) and ``status_note()`` (something a user should
+    know about a backend that loads, e.g. that no weights are installed: ok, with the note).
+    """
     rows = []
     for name in available_transcribers():
         try:
             factory = get_factory(name)
-            # Optional hook: a backend whose heavy dependency is an extra says whether it is there.
             missing = factory.missing_dependency() if hasattr(factory, "missing_dependency") else None
             if missing:
                 raise ImportError(missing)
-            rows.append((name, True, ""))
+            rows.append((name, True, (factory.status_note() if hasattr(factory, "status_note") else None) or ""))
         except Exception as error:  # a broken plugin must not hide the others
             warnings.warn(f"transcriber {name!r} cannot load: {error}", RuntimeWarning, stacklevel=2)
             rows.append((name, False, str(error)))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional, Protocol, runtime_checkable
 
 from . import constants as C
-from .notes import Transcription
+from .transcription import Transcription
 
 log = logging.getLogger(__name__)
 
@@ -166,3 +166,18 @@ class HPPNetTranscriber:
 hppnet_sp = partial(HPPNetTranscriber, "hppnet-sp")
 hppnet_base = partial(HPPNetTranscriber, "hppnet-base")
 hppnet_tiny = partial(HPPNetTranscriber, "hppnet-tiny")
+
+
+def _weights_note(name: str):
+    """The registry's ``status_note`` hook (``hppnet list``): say when no weights ship for ``name``."""
+    def status_note():
+        from .weights import SHIPPED, WEIGHTS_DIR
+
+        if name in SHIPPED and not (WEIGHTS_DIR / SHIPPED[name]).exists():
+            return "no shipped weights in this install: pass --checkpoint"
+        return None
+    return status_note
+
+
+for _factory in (hppnet_sp, hppnet_base, hppnet_tiny):
+    _factory.status_note = _weights_note(_factory.args[0])

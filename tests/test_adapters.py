@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from hppnet_plugin.adapters import basic_pitch, csv as csv_adapter, kong, midi, note_seq, pretty_midi
-from hppnet_plugin.notes import Note, Transcription
+from hppnet_plugin.notes import Note
+from hppnet_plugin.transcription import Transcription
 
 NOTES = [Note(0.0, 0.5, 21, 1), Note(0.25, 1.3333, 60, 100), Note(0.25, 0.75, 64, 64),
          Note(1.001, 2.5, 108, 127), Note(2.0, 2.02, 72, 33)]

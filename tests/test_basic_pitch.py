@@ -3,7 +3,7 @@ import sys
 import pytest
 
 import hppnet_plugin
-from hppnet_plugin.adapters.basic_pitch import predict
+from hppnet_plugin.basic_pitch import predict
 
 
 def test_predict_has_basic_pitchs_shape(tiny_checkpoint, wav_file):

@@ -46,6 +46,11 @@ def test_list_shows_backends():
     out = subprocess.run([sys.executable, "-m", "hppnet_plugin.cli", "list"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "hppnet-tiny" in out.stdout and "basic-pitch" in out.stdout
+    from hppnet_plugin.weights import SHIPPED, WEIGHTS_DIR
+
+    for name, filename in SHIPPED.items():  # the backend's own note, not a table the CLI reads
+        line = next(row for row in out.stdout.splitlines() if row.startswith(name + " "))
+        assert ("no shipped weights" in line) == (not (WEIGHTS_DIR / filename).exists()), line
 
 
 def test_missing_optional_dependency_stops_before_any_work(wav_file, tmp_path, capsys, monkeypatch):

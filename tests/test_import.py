@@ -19,3 +19,56 @@ def test_public_api():
 
     for name in ("load_transcriber", "available_transcribers", "register_transcriber", "Note", "Transcription"):
         assert hasattr(hppnet_plugin, name)
+
+
+def _imports(path):
+    """Absolute module names a source file imports (relative imports resolved)."""
+    import ast
+    from pathlib import Path
+
+    path = Path(path)
+    package = {"adapters": "hppnet_plugin.adapters", "training": "hppnet_plugin.training"}.get(
+        path.parent.name, "hppnet_plugin")
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = (f"{base}.{node.module}" if node.module else base) if node.level else node.module
+            names.add(module)
+            names |= {f"{module}.{a.name}" for a in node.names}
+    return names
+
+
+def test_one_way_flow_between_runtime_adapters_and_training():
+    """adapters/ converts notes: it imports the note record (and io), never the runtime above it
+    (transcribers, registry, batch, CLI) or training; notes.py imports no adapter; the runtime
+    never imports training."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    above = ("hppnet_plugin.transcription", "hppnet_plugin.transcriber", "hppnet_plugin.registry",
+             "hppnet_plugin.batch", "hppnet_plugin.ray_batch", "hppnet_plugin.cli", "hppnet_plugin.basic_pitch",
+             "hppnet_plugin.inference", "hppnet_plugin.training")
+    for source in sorted((root / "adapters").glob("*.py")):
+        wrong = sorted(m for m in _imports(source) if m.startswith(above))
+        if source.name == "basic_pitch.py":  # the deprecated `predict` forward, imported on use only
+            wrong = [m for m in wrong if m != "hppnet_plugin.basic_pitch"]
+        assert not wrong, f"{source.name} imports {wrong}"
+    assert not [m for m in _imports(root / "hppnet_plugin" / "notes.py") if "adapters" in m]
+    for source in sorted((root / "hppnet_plugin").glob("*.py")):
+        assert not [m for m in _imports(source) if m.startswith("hppnet_plugin.training")], source.name
+
+
+def test_old_predict_import_still_works_with_a_warning():
+    import warnings
+
+    from hppnet_plugin import basic_pitch
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from hppnet_plugin.adapters.basic_pitch import predict
+    assert predict is basic_pitch.predict
+    assert any(issubclass(w.category, DeprecationWarning) and "hppnet_plugin.basic_pitch" in str(w.message)
+               for w in caught)

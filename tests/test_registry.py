@@ -5,7 +5,8 @@ import pytest
 
 import hppnet_plugin
 from hppnet_plugin import registry
-from hppnet_plugin.notes import Note, Transcription
+from hppnet_plugin.notes import Note
+from hppnet_plugin.transcription import Transcription
 
 
 @pytest.fixture()

@@ -114,7 +114,7 @@ def test_defaults_take_the_best_installed_variant(monkeypatch, tmp_path):
     variant whose weights are installed (here only tiny's), not a name that may be missing."""
     import shutil
 
-    from hppnet_plugin.adapters.basic_pitch import predict
+    from hppnet_plugin.basic_pitch import predict
     from hppnet_plugin.transcriber import HPPNetTranscriber
     from hppnet_plugin.weights import WEIGHTS_DIR
 
