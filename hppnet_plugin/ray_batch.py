@@ -65,7 +65,13 @@ def run_on_ray(jobs: list, model: str, options: dict, need_rolls: bool, overwrit
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-dataset INFO lines; errors still show
     if not ray.is_initialized():
         init = {"address": address} if address else {"num_cpus": os.cpu_count()}
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **init)
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **init)
+        except Exception as error:  # no cluster at the address, a version mismatch, ...
+            raise RuntimeError(f"cannot start Ray ({'address ' + address if address else 'local'}): "
+                               f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
+                               + ("; start a cluster (`ray start --head`) or leave out the address for a "
+                                  "local Ray" if address else "")) from None
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     options = dict(options)

@@ -106,6 +106,17 @@ def test_plan_keeps_outputs_beside_inputs_without_output_dir(collection):
 
 
 # ---------------------------------------------------------------------------------------- Ray
+def test_ray_without_a_cluster_is_a_clear_error(wav_file, tmp_path, capsys):
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("a Ray runtime is already running in this process")
+    code = main(["transcribe", str(wav_file), "-o", str(tmp_path / "o"), "--ray", "auto", "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot start Ray (address auto)" in err and "ray start --head" in err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray")
