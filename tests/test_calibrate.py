@@ -41,3 +41,21 @@ def test_an_untrained_model_is_not_calibrated_silently():
     silent = {k: np.zeros_like(v) for k, v in rolls.items()}
     with pytest.raises(ValueError, match="untrained"):
         choose_thresholds([(silent, reference)], FPS)
+
+
+def test_thresholds_that_write_notes_on_noise_are_not_chosen():
+    """A weak onset (0.3) scores better at a low threshold, but the same threshold writes a note
+    on note-free audio (a 0.42 onset on hum): calibration gives up the weak notes to stay quiet."""
+    rolls, reference = weak_onset_rolls()
+    for i in range(0, 10, 2):  # half the notes are confident
+        rolls["onset"][10 + 25 * i, 30 + i] = 0.6
+    quiet = {k: np.zeros_like(v) for k, v in rolls.items()}
+    quiet["onset"][100, 5] = 0.42
+    quiet["frame"][100:110, 5] = 0.5
+    loud = choose_thresholds([(rolls, reference)], FPS)
+    assert loud["onset_threshold"] <= 0.33  # without the constraint: every note, and the noise note
+    chosen = choose_thresholds([(rolls, reference)], FPS, quiet=[quiet])
+    assert chosen["onset_threshold"] > 0.42
+    rows = {(r["onset"], r["frame"]): r for r in chosen["table"]}
+    assert rows[(chosen["onset_threshold"], chosen["frame_threshold"])]["quiet_notes"] == 0
+    assert rows[(loud["onset_threshold"], 0.4)]["quiet_notes"] == 1

@@ -5,12 +5,18 @@ mir_eval scoring are then repeated over a grid of thresholds. A note's onset
 (what note F1 scores) depends only on the onset threshold, so it is chosen first,
 for the best mean note F1; the frame threshold is then chosen for the best mean
 frame F1 given that onset threshold (ties go to the value nearest 0.5).
+
+With ``quiet`` rolls (the model on note-free audio: silence, hiss, rumble, hum), only the
+thresholds that write the fewest notes there (ideally none) are candidates: a lower onset
+threshold can buy validation F1 with notes on room noise, which real recordings are full of.
 """
 from __future__ import annotations
 
 import logging
 
 import numpy as np
+
+from hppnet_plugin.decoding import decode_rolls
 
 from .validation import piece_scores
 
@@ -21,37 +27,76 @@ MIN_CALIBRATION_F1 = 0.05
 """Below this best note F1 the scores say nothing about thresholds (an untrained model)."""
 
 
+QUIET_BACKGROUNDS = (("silence", None), ("white", -40), ("pink", -30), ("brown", -30), ("hum", -30))
+"""(kind, peak dBFS) of the note-free audio calibration keeps quiet on: the backgrounds of
+benchmarks/noise_robustness.py, generated here with other seeds (QUIET_SEEDS)."""
+QUIET_SEEDS = (101, 102)
+QUIET_SECONDS = 10.0
+
+
+def quiet_audio() -> list:
+    """Note-free 16 kHz clips: each background of QUIET_BACKGROUNDS with each seed."""
+    from .augment import background_noise
+    from .render import RENDER_RATE
+
+    clips = []
+    for seed in QUIET_SEEDS:
+        for kind, peak_db in QUIET_BACKGROUNDS:
+            x = background_noise(np.random.default_rng(seed), int(QUIET_SECONDS * RENDER_RATE), kind)
+            if peak_db is not None:
+                x = x / (np.max(np.abs(x)) + 1e-12) * 10 ** (peak_db / 20)
+            clips.append(x.astype(np.float32))
+    return clips
+
+
+def quiet_notes(quiet, onset_threshold, frame_threshold, fps) -> int:
+    """Notes decoded from the quiet rolls at these thresholds (0 is the goal)."""
+    return sum(len(decode_rolls(r["onset"], r["frame"], r["velocity"], onset_threshold, frame_threshold, fps))
+               for r in quiet)
+
+
 def _mean_scores(items, onset_threshold, frame_threshold, fps) -> dict:
     rows = [piece_scores(rolls, reference, onset_threshold, frame_threshold, fps) for rolls, reference in items]
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
-def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: float = 0.4) -> dict:
-    """Pick (onset, frame) thresholds on ``items`` (from :func:`training.validation.validation_rolls`).
+def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: float = 0.4, quiet=None) -> dict:
+    """Pick (onset, frame) thresholds on ``items`` (from :func:`training.validation.validation_rolls`);
+    with ``quiet`` (rolls of note-free audio), among those that write the fewest notes there.
 
-    Returns {"onset_threshold", "frame_threshold", "table": [{onset, frame, note_f1, frame_f1, ...}]}.
+    Returns {"onset_threshold", "frame_threshold", "table": [{onset, frame, note_f1, frame_f1, ...,
+    quiet_notes}]}.
     """
     if not items:
         raise ValueError("no validation pieces to calibrate thresholds on")
 
     def best(rows, key, param):
+        if quiet is not None:  # only the quietest thresholds are candidates
+            fewest = min(r["quiet_notes"] for r in rows)
+            rows = [r for r in rows if r["quiet_notes"] == fewest]
         top = max(r[key] for r in rows)
         return min((r for r in rows if r[key] >= top - 1e-9), key=lambda r: abs(r[param] - 0.5))
 
-    table = [{"onset": o, "frame": default_frame, **_mean_scores(items, o, default_frame, fps)} for o in grid]
+    def row(o, f):
+        extra = {"quiet_notes": quiet_notes(quiet, o, f, fps)} if quiet is not None else {}
+        return {"onset": o, "frame": f, **_mean_scores(items, o, f, fps), **extra}
+
+    table = [row(o, default_frame) for o in grid]
     if max(r["note_f1"] for r in table) < MIN_CALIBRATION_F1:
         raise ValueError(f"every onset threshold scores note F1 below {MIN_CALIBRATION_F1} on the "
                          f"{len(items)} validation pieces (best {max(r['note_f1'] for r in table):.3f}): the "
                          "model is untrained or the validation data has no notes, so no threshold is "
                          "better than another. Train further, or export without --calibrate")
     onset = best(table, "note_f1", "onset")["onset"]
-    frame_rows = [{"onset": onset, "frame": f, **_mean_scores(items, onset, f, fps)} for f in grid]
+    frame_rows = [row(onset, f) for f in grid]
     frame = best(frame_rows, "frame_f1", "frame")["frame"]
     table += [r for r in frame_rows if r["frame"] != default_frame]
-    for row in table:
-        log.info("onset %.2f frame %.2f: note F1 %.4f frame F1 %.4f note+offset F1 %.4f", row["onset"],
-                 row["frame"], row["note_f1"], row["frame_f1"], row["note_offset_f1"])
+    for r in table:
+        log.info("onset %.2f frame %.2f: note F1 %.4f frame F1 %.4f note+offset F1 %.4f%s", r["onset"],
+                 r["frame"], r["note_f1"], r["frame_f1"], r["note_offset_f1"],
+                 f", {r['quiet_notes']} notes on note-free audio" if "quiet_notes" in r else "")
     table = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()
-              if k in ("onset", "frame", "note_f1", "frame_f1", "note_offset_f1", "note_offset_velocity_f1")}
+              if k in ("onset", "frame", "note_f1", "frame_f1", "note_offset_f1", "note_offset_velocity_f1",
+                       "quiet_notes")}
              for r in table]
     return {"onset_threshold": onset, "frame_threshold": frame, "table": table}

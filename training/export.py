@@ -59,14 +59,19 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
     if calibrate:
         from hppnet_plugin.inference import autocast_dtype
 
-        from .calibrate import choose_thresholds
-        from .validation import validation_rolls
+        from .calibrate import QUIET_BACKGROUNDS, QUIET_SECONDS, QUIET_SEEDS, choose_thresholds, quiet_audio
+        from .validation import audio_rolls, validation_rolls
 
         # Calibrate with the arithmetic users get by default on this machine.
         model.eval()
-        items = validation_rolls(model, calibrate, dataset, cache, dtype=autocast_dtype(torch.device("cpu")))
+        dtype = autocast_dtype(torch.device("cpu"))
+        items = validation_rolls(model, calibrate, dataset, cache, dtype=dtype)
+        quiet = [audio_rolls(model, clip, dtype=dtype) for clip in quiet_audio()]
         fps = config["sample_rate"] / config["hop_length"]
-        calibration = {"data": str(calibrate), "pieces": len(items), **choose_thresholds(items, fps)}
+        calibration = {"data": str(calibrate), "pieces": len(items),
+                       "note_free_audio": {"backgrounds": [list(b) for b in QUIET_BACKGROUNDS],
+                                           "seeds": list(QUIET_SEEDS), "seconds_each": QUIET_SECONDS},
+                       **choose_thresholds(items, fps, quiet=quiet)}
         config = {**config, "onset_threshold": calibration["onset_threshold"],
                   "frame_threshold": calibration["frame_threshold"]}
     dtype = torch.float16 if fp16 else torch.float32

@@ -25,6 +25,17 @@ def piece_rolls(model, features, device=None, dtype=None) -> dict:
     return {h: np.concatenate([b[h] for _, b in blocks]) for h in ROLL_HEADS}
 
 
+def audio_rolls(model, audio, device=None, dtype=None) -> dict:
+    """The model's rolls of 16 kHz audio (features computed as the cache computes them)."""
+    import torch
+
+    from hppnet_plugin.frontend import LogCQT
+
+    with torch.no_grad():
+        features = LogCQT(model.config)(torch.from_numpy(np.asarray(audio, np.float32)))[0, 0].numpy()
+    return piece_rolls(model, features.astype(np.float16), device, dtype)
+
+
 def piece_scores(rolls: dict, reference, onset_threshold: float, frame_threshold: float,
                  fps: float = C.FRAMES_PER_SECOND) -> dict:
     """Flat mir_eval metrics of one piece's rolls, decoded at the given thresholds."""
