@@ -6,9 +6,12 @@ mir_eval scoring are then repeated over a grid of thresholds. A note's onset
 for the best mean note F1; the frame threshold is then chosen for the best mean
 frame F1 given that onset threshold (ties go to the value nearest 0.5).
 
-With ``quiet`` rolls (the model on note-free audio: silence, hiss, rumble, hum), only the
-thresholds that write the fewest notes there (ideally none) are candidates: a lower onset
-threshold can buy validation F1 with notes on room noise, which real recordings are full of.
+With ``quiet`` rolls (the model on note-free audio: silence, hiss, rumble, hum), the
+candidates are the thresholds within QUIET_F1_TOLERANCE of the best validation score, and of
+those the ones writing the fewest notes on the quiet audio: a lower onset threshold can buy a
+little validation F1 with notes on room noise, which real recordings are full of. (A hard
+minimum is too strict: on the step-4,200 tiny it took the onset threshold to 0.70 for one note
+fewer in 100 s, at -3.3 points of validation note F1.)
 """
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ QUIET_BACKGROUNDS = (("silence", None), ("white", -40), ("pink", -30), ("brown",
 benchmarks/noise_robustness.py, generated here with other seeds (QUIET_SEEDS)."""
 QUIET_SEEDS = (101, 102)
 QUIET_SECONDS = 10.0
+QUIET_F1_TOLERANCE = 0.005
+"""Validation F1 (mean over pieces) that may be given up for fewer notes on note-free audio."""
 
 
 def quiet_audio() -> list:
@@ -71,9 +76,10 @@ def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: flo
         raise ValueError("no validation pieces to calibrate thresholds on")
 
     def best(rows, key, param):
-        if quiet is not None:  # only the quietest thresholds are candidates
-            fewest = min(r["quiet_notes"] for r in rows)
-            rows = [r for r in rows if r["quiet_notes"] == fewest]
+        if quiet is not None:  # the quietest of the thresholds that score nearly the best
+            near = [r for r in rows if r[key] >= max(r[key] for r in rows) - QUIET_F1_TOLERANCE]
+            fewest = min(r["quiet_notes"] for r in near)
+            rows = [r for r in near if r["quiet_notes"] == fewest]
         top = max(r[key] for r in rows)
         return min((r for r in rows if r[key] >= top - 1e-9), key=lambda r: abs(r[param] - 0.5))
 
