@@ -30,10 +30,9 @@ BACKGROUNDS = {  # name: (kind, peak dBFS)
 
 def background(kind: str, peak_db, seconds: float = 10.0, seed: int = 0) -> np.ndarray:
     """The corpus builder's note-free backgrounds (training.augment), scaled to a peak level."""
-    from hppnet_plugin.training.augment import background_noise
+    from hppnet_plugin.training.augment import background_at_peak
 
-    x = background_noise(np.random.default_rng(seed), int(seconds * SR), kind)
-    return (x if peak_db is None else x / np.abs(x).max() * 10 ** (peak_db / 20)).astype(np.float32)
+    return background_at_peak(kind, peak_db, seconds, seed)
 
 
 def main(argv=None) -> int:

@@ -5,7 +5,6 @@ Ray cluster. Nothing heavy is imported at module level (the CLI parses arguments
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -220,11 +219,9 @@ def weights_sha256(transcriber) -> Optional[str]:
         return known
     path = getattr(transcriber, "checkpoint", None)
     if path and Path(path).is_file():
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        from .weights import sha256_of
+
+        return sha256_of(path)
     return None
 
 

@@ -44,11 +44,9 @@ def _shipped_variants():
 def _background(kind: str, seconds: float = 10.0) -> np.ndarray:
     """The recordings' quiet parts users hit first (issue 11's table): digital silence, hiss,
     rumble, mains hum, from the corpus builder's generators at -40 / -30 dBFS peak."""
-    from hppnet_plugin.training.augment import background_noise
+    from hppnet_plugin.training.augment import background_at_peak
 
-    x = background_noise(np.random.default_rng(1), int(seconds * 16000), kind)
-    peak_db = -40 if kind == "white" else -30
-    return (x if kind == "silence" else x / np.abs(x).max() * 10 ** (peak_db / 20)).astype(np.float32)
+    return background_at_peak(kind, -40 if kind == "white" else -30, seconds, seed=1)
 
 
 # The shipped hppnet-tiny (step 4,200, fine-tuned on corpus v2, thresholds calibrated to stay

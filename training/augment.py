@@ -81,6 +81,15 @@ def background_noise(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
     return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
 
 
+def background_at_peak(kind: str, peak_db, seconds: float, seed: int) -> np.ndarray:
+    """``seconds`` of :func:`background_noise` scaled to a peak level in dBFS (None: as is),
+    float32: the note-free test audio of calibration, the noise benchmark and the tests."""
+    x = background_noise(np.random.default_rng(seed), int(seconds * RENDER_RATE), kind)
+    if peak_db is not None and kind != "silence":
+        x = x / (np.max(np.abs(x)) + 1e-12) * 10 ** (peak_db / 20)
+    return x.astype(np.float32)
+
+
 def noise_clip(rng: np.random.Generator, duration_s: float) -> np.ndarray:
     """A note-free training clip: silence, or one background at a peak level from barely
     audible (-85 dBFS) to loud (-6 dBFS)."""

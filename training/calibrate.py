@@ -41,17 +41,10 @@ QUIET_F1_TOLERANCE = 0.005
 
 def quiet_audio() -> list:
     """Note-free 16 kHz clips: each background of QUIET_BACKGROUNDS with each seed."""
-    from .augment import background_noise
-    from .render import RENDER_RATE
+    from .augment import background_at_peak
 
-    clips = []
-    for seed in QUIET_SEEDS:
-        for kind, peak_db in QUIET_BACKGROUNDS:
-            x = background_noise(np.random.default_rng(seed), int(QUIET_SECONDS * RENDER_RATE), kind)
-            if peak_db is not None:
-                x = x / (np.max(np.abs(x)) + 1e-12) * 10 ** (peak_db / 20)
-            clips.append(x.astype(np.float32))
-    return clips
+    return [background_at_peak(kind, peak_db, QUIET_SECONDS, seed)
+            for seed in QUIET_SEEDS for kind, peak_db in QUIET_BACKGROUNDS]
 
 
 def quiet_notes(quiet, onset_threshold, frame_threshold, fps) -> int:

@@ -36,6 +36,12 @@ def cache_key(piece, config: HPPNetConfig) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def features_of(audio, frontend) -> np.ndarray:
+    """Log-CQT features (frames, 352) of 16 kHz audio, as the cache stores them (float16)."""
+    with torch.no_grad():
+        return frontend(torch.from_numpy(np.asarray(audio, np.float32)))[0, 0].numpy().astype(np.float16)
+
+
 def cache_piece(piece, cache_dir, config: HPPNetConfig, frontend=None) -> Path:
     """Compute (or reuse) the cached features and labels of ``piece``; returns the file."""
     cache_dir = Path(cache_dir)
@@ -47,8 +53,7 @@ def cache_piece(piece, cache_dir, config: HPPNetConfig, frontend=None) -> Path:
         audio = load_audio(piece.audio_path)
     except (ValueError, FileNotFoundError) as error:
         raise ValueError(f"cannot cache {piece.audio_path}: {error}") from error
-    with torch.no_grad():
-        features = frontend(torch.from_numpy(audio))[0, 0].numpy().astype(np.float16)
+    features = features_of(audio, frontend)
     rolls = notes_to_rolls(piece.notes(), len(features))
     cache_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: np.savez_compressed(f, features=features, **rolls), overwrite=True)

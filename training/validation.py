@@ -12,7 +12,7 @@ from hppnet_plugin.decoding import decode_rolls
 from hppnet_plugin.inference import FeatureArraySource, stream_rolls
 
 from . import metrics as M
-from .data import cache_pieces, load_cached
+from .data import cache_pieces, features_of, load_cached
 from .datasets import dataset_pieces
 
 ROLL_HEADS = ("onset", "frame", "velocity")
@@ -27,13 +27,9 @@ def piece_rolls(model, features, device=None, dtype=None) -> dict:
 
 def audio_rolls(model, audio, device=None, dtype=None) -> dict:
     """The model's rolls of 16 kHz audio (features computed as the cache computes them)."""
-    import torch
-
     from hppnet_plugin.frontend import LogCQT
 
-    with torch.no_grad():
-        features = LogCQT(model.config)(torch.from_numpy(np.asarray(audio, np.float32)))[0, 0].numpy()
-    return piece_rolls(model, features.astype(np.float16), device, dtype)
+    return piece_rolls(model, features_of(audio, LogCQT(model.config)), device, dtype)
 
 
 def piece_scores(rolls: dict, reference, onset_threshold: float, frame_threshold: float,
