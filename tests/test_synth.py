@@ -37,6 +37,34 @@ def test_extra_pieces_and_voices_leave_validation_and_test_unchanged():
     assert len({j.name for j in more if j.split == "train"}) == len(train)  # unique names
 
 
+def test_hum_clips_are_added_without_changing_any_other_job():
+    midi = [f"/m/composer__piece{i}.mid" for i in range(40)]
+    holdout = R.Voice("/sf/holdout.sf2", 0)
+    args = (midi, 10, voices(), holdout, 0, 30, 4, 5)
+    before = S.plan_jobs(*args, n_doubled=7, n_noise=6, extra_train_voices=[R.Voice(FREEPATS, 0)])
+    after = S.plan_jobs(*args, n_doubled=7, n_noise=6, extra_train_voices=[R.Voice(FREEPATS, 0)], n_hum=5)
+    assert after[:len(before)] == before
+    hum = after[len(before):]
+    assert [j.source for j in hum] == ["hum"] * 5 and all(j.split == "train" for j in hum)
+    assert len({(j.split, j.name) for j in after}) == len(after)
+
+
+def test_hum_clips_switch_hum_on_and_off_at_audible_levels():
+    clips = [A.hum_clip(np.random.default_rng(i), 6.0) for i in range(30)]
+    peaks = [float(np.max(np.abs(c))) for c in clips]
+    assert min(peaks) > 10 ** (-51 / 20) and max(peaks) <= 10 ** (-6 / 20) + 1e-6
+    assert min(peaks) < 10 ** (-35 / 20) and max(peaks) > 10 ** (-15 / 20)
+    # Some clips have a stretch (50 ms windows) where the hum drops out and comes back.
+    gated = 0
+    for c in clips:
+        rms = np.sqrt(np.mean(c[: len(c) // 800 * 800].reshape(-1, 800) ** 2, axis=1))
+        gated += bool((rms < 0.05 * np.median(rms)).any())
+    assert 5 <= gated < len(clips)
+    spectrum = np.abs(np.fft.rfft(clips[0]))
+    peak = np.fft.rfftfreq(len(clips[0]), 1 / 16_000)[np.argmax(spectrum)]
+    assert min(abs(peak / 50 - round(peak / 50)), abs(peak / 60 - round(peak / 60))) < 0.02
+
+
 @pytest.mark.parametrize("kind", A.NOISE_KINDS)
 def test_background_noise_has_the_asked_level_and_no_nan(kind):
     x = A.background_noise(np.random.default_rng(1), 16_000 * 3, kind)

@@ -39,14 +39,14 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     write_scores(scores)
     assert training_main(["synth", str(corpus), "--midi-dir", str(scores), "--textures", "0",
                           "--validation", "1", "--test", "1", "--max-duration", "4", "--workers", "2",
-                          "--doubled-textures", "1", "--noise-clips", "1", "--extra-soundfont", "none",
+                          "--doubled-textures", "1", "--noise-clips", "1", "--hum-clips", "1", "--extra-soundfont", "none",
                           "--soundfont", FLUID, "--holdout-soundfont", HOLDOUT]) == 0
     index = (corpus / "maestro-v3.0.0.csv").read_text().splitlines()
     splits = sorted(line.split(",")[2] for line in index[1:])
-    # one score each for test/validation/train, plus a doubled-chord texture and a noise clip
-    assert splits == ["test", "test-unseen-instrument", "train", "train", "train", "validation"]
+    # one score each for test/validation/train, plus a doubled-chord texture, a noise and a hum clip
+    assert splits == ["test", "test-unseen-instrument", "train", "train", "train", "train", "validation"]
     composers = [line.split(",")[0] for line in index[1:]]
-    assert composers.count("noise") == 1 and composers.count("generated") == 1
+    assert composers.count("noise") == 2 and composers.count("generated") == 1
     assert (corpus / "train").is_dir() and list((corpus / "train").glob("*.flac"))
     manifest = json.loads((corpus / "manifest.json").read_text())
     assert 0 < manifest["latency_s"]["FluidR3_GM-p0"] < 0.05
@@ -55,7 +55,7 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     before = (corpus / "maestro-v3.0.0.csv").read_bytes()
     assert training_main(["synth", str(corpus), "--midi-dir", str(scores), "--textures", "0",
                           "--validation", "1", "--test", "1", "--max-duration", "4", "--workers", "1",
-                          "--doubled-textures", "1", "--noise-clips", "1", "--extra-soundfont", "none",
+                          "--doubled-textures", "1", "--noise-clips", "1", "--hum-clips", "1", "--extra-soundfont", "none",
                           "--soundfont", FLUID, "--holdout-soundfont", HOLDOUT]) == 0
     assert (corpus / "maestro-v3.0.0.csv").read_bytes() == before
 
@@ -92,6 +92,8 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     meta = json.loads(weights.with_suffix(".json").read_text())
     assert meta["variant"] == "tiny" and meta["parameters"] > 100_000 and len(meta["sha256"]) == 64
     assert meta["corpus_manifest_sha256"] and "train" in meta["training_command"]
+    # The validation row of the exported step (best_validation is the best of the whole run).
+    assert meta["shipped_validation"]["step"] == str(meta["steps"])
     # Export again with thresholds calibrated on the validation split: recorded and used.
     # A 4-step model scores nothing at any threshold: calibration refuses instead of picking 0.5/0.5.
     calibrated = tmp_path / "calibrated.pt"
@@ -106,6 +108,7 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     thresholds = meta["decoding_thresholds"]
     assert thresholds["calibration"]["pieces"] == 1 and thresholds["calibration"]["table"]
     assert meta["training_command"] == shipped["training_command"] and meta["steps"] == shipped["steps"]
+    assert meta["shipped_validation"]["step"] == str(shipped["steps"])
     tc = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=calibrated)
     assert (tc.onset_threshold, tc.frame_threshold) == (thresholds["onset"], thresholds["frame"])
 

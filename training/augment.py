@@ -100,6 +100,24 @@ def noise_clip(rng: np.random.Generator, duration_s: float) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def hum_clip(rng: np.random.Generator, duration_s: float) -> np.ndarray:
+    """A note-free training clip of mains hum (alone or over pink noise) that switches on and
+    off abruptly, at -50 to -6 dBFS peak.
+
+    Hum starting or stopping at once - a file cut from a longer recording, a light switched
+    on - is a sudden low tone on the lowest keys: the models wrote A#1/B1 notes there (issue
+    11), from the few hum clips among the noise clips. Here every clip is hum, and the gates
+    put those edges inside a crop as well as at the file's ends."""
+    n = int(duration_s * RENDER_RATE)
+    x = background_noise(rng, n, str(rng.choice(["hum", "hum+pink"])))
+    for _ in range(int(rng.integers(0, 3))):  # 0-2 stretches where the hum drops away or out
+        start = int(rng.integers(0, n))
+        stop = min(n, start + int(rng.uniform(0.3, 3.0) * RENDER_RATE))
+        x[start:stop] *= float(rng.choice([0.0, rng.uniform(0.0, 0.3)]))
+    x = x / (np.max(np.abs(x)) + 1e-12) * 10 ** (float(rng.uniform(-50, -6)) / 20)
+    return x.astype(np.float32)
+
+
 def _peaking_eq(x, sr, f0, gain_db, q, signal):
     a = 10 ** (gain_db / 40)
     w0 = 2 * np.pi * f0 / sr

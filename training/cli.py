@@ -19,6 +19,9 @@ def _add_synth(sub):
                    help="training-only textures of chords doubled on partials (octaves, twelfths)")
     p.add_argument("--noise-clips", type=int, default=120,
                    help="training-only note-free clips (silence, hiss, rumble, hum, reverb tails)")
+    p.add_argument("--hum-clips", type=int, default=60,
+                   help="training-only note-free clips of mains hum switching on and off (0: none, as "
+                        "corpus v2)")
     p.add_argument("--max-pieces", type=int, default=0, help="render only the first N jobs (0: all)")
     p.add_argument("--max-duration", type=float, default=40.0, help="longest piece, seconds")
     p.add_argument("--validation", type=int, default=10, help="pieces in the validation split")
@@ -46,7 +49,7 @@ def run_synth(args):
                          holdout_soundfont=args.holdout_soundfont, seed=args.seed,
                          max_duration_s=args.max_duration, n_validation=args.validation,
                          n_test=args.test, workers=args.workers or None,
-                         n_doubled=args.doubled_textures, n_noise=args.noise_clips,
+                         n_doubled=args.doubled_textures, n_noise=args.noise_clips, n_hum=args.hum_clips,
                          extra_train_soundfonts=[] if args.extra_soundfont == ["none"]
                          else args.extra_soundfont or DEFAULT_EXTRA_TRAIN_SOUNDFONTS)
     print(f"corpus index: {index}")

@@ -92,14 +92,17 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
         history = history or source_meta.get("validation_history", [])
         full = {"step": source_meta.get("steps"), "wall_s": (source_meta.get("wall_hours") or 0) * 3600}
     best_row = max(history, key=lambda r: float(r.get("note_f1", 0)), default={})
+    step = full.get("step") if isinstance(full, dict) else None
+    # The validation of the weights in this file; best_validation may be an earlier step's.
+    shipped_row = next((r for r in reversed(history) if str(r.get("step")) == str(step)), {})
     meta = {
         "name": f"hppnet-{config['variant']}", "variant": config["variant"], "format": WEIGHTS_FORMAT,
         "dtype": "float16" if fp16 else "float32", "parameters": count_parameters(model),
         "training_command": run.get("command", ""), "training_history": run.get("history", []), "corpus_manifest_sha256": run.get("corpus_manifest_sha256", ""),
         "train_hours": run.get("train_hours"), "device": run.get("device"), "threads": run.get("threads"),
-        "steps": full.get("step") if isinstance(full, dict) else None,
+        "steps": step,
         "wall_hours": round(full.get("wall_s", 0) / 3600, 3) if isinstance(full, dict) else None,
-        "best_validation": best_row, "validation_history": history,
+        "best_validation": best_row, "shipped_validation": shipped_row, "validation_history": history,
         "decoding_thresholds": {"onset": config["onset_threshold"], "frame": config["frame_threshold"],
                                 "calibration": calibration},
         "git_commit": _git_commit(), "source_checkpoint": checkpoint.name,

@@ -32,7 +32,7 @@ import numpy as np
 
 from hppnet_plugin.io import atomic_write
 
-from .augment import augment, noise_clip
+from .augment import augment, hum_clip, noise_clip
 from .music import DOUBLED_KINDS, TEXTURE_KINDS, generate_texture, midi_files_from_music21, read_score
 from .performance import add_silences, make_piano_like, write_corpus_midi
 from .render import (DEFAULT_HOLDOUT_SOUNDFONT, DEFAULT_TRAIN_SOUNDFONTS, RENDER_RATE, Voice, measure_latency_s,
@@ -58,12 +58,13 @@ class Job:
 
 def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_duration_s,
               n_validation, n_test, max_palestrina_fraction=0.15, n_doubled=0, n_noise=0,
-              extra_train_voices=()) -> list:
+              extra_train_voices=(), n_hum=0) -> list:
     """Deterministic list of render jobs. Splits by piece; test pieces get two renders.
 
     The doubled-chord textures (``n_doubled``), note-free noise clips (``n_noise``) and the
     training-only voices are planned after, and apart from, the original pieces, so the
-    validation and test splits do not change when they are added."""
+    validation and test splits do not change when they are added; the hum clips (``n_hum``)
+    after those, from their own random stream, so adding them changes no other job."""
     rng = np.random.default_rng(seed)
     midi_files = sorted(str(p) for p in midi_files)
     palestrina = [p for p in midi_files if "palestrina" in Path(p).name.lower()]
@@ -87,8 +88,17 @@ def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_dur
             jobs.append(Job(name, "validation", source, voice, piece_seed, max_duration_s, 0.0))
         else:
             jobs.append(Job(name, "train", source, voice, piece_seed, max_duration_s, 1.0))
-    if not (n_doubled or n_noise or extra_train_voices):
-        return jobs
+    if n_doubled or n_noise or extra_train_voices:
+        jobs = _plan_extras(jobs, len(pieces), seed, max_duration_s, train_voices, extra_train_voices, n_doubled, n_noise)
+    hum_rng = np.random.default_rng([seed, 2])
+    first = len(pieces) + n_doubled + n_noise
+    jobs += [Job(f"{first + i:05d}-hum", "train", "hum", train_voices[0], int(hum_rng.integers(2 ** 31)),
+                 max_duration_s, 1.0) for i in range(n_hum)]
+    return jobs
+
+
+def _plan_extras(jobs, n_pieces, seed, max_duration_s, train_voices, extra_train_voices, n_doubled, n_noise) -> list:
+    """Training voices drawn again over all voices, then the doubled textures and noise clips."""
     extra_rng = np.random.default_rng([seed, 1])
     all_voices = list(train_voices) + list(extra_train_voices)
     jobs = [job if job.split != "train" else
@@ -98,7 +108,7 @@ def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_dur
     for offset, j in enumerate(extra_rng.permutation(len(extras))):
         source = extras[j]
         voice = all_voices[int(extra_rng.integers(len(all_voices)))]
-        jobs.append(Job(f"{len(pieces) + offset:05d}-{source}", "train", source, voice,
+        jobs.append(Job(f"{n_pieces + offset:05d}-{source}", "train", source, voice,
                         int(extra_rng.integers(2 ** 31)), max_duration_s, 1.0))
     return jobs
 
@@ -109,7 +119,7 @@ def run_job(job: Job, root: str, latencies: dict) -> dict:
 
     out_dir = Path(root) / job.split
     audio_path, midi_path = out_dir / f"{job.name}.flac", out_dir / f"{job.name}.midi"
-    composer = {"texture": "generated", "texture-doubled": "generated", "noise": "noise"}.get(
+    composer = {"texture": "generated", "texture-doubled": "generated", "noise": "noise", "hum": "noise"}.get(
         job.source, job.source.split("/")[-1].split("__")[0])
     row = {"canonical_composer": composer, "canonical_title": job.name, "split": job.split, "year": job.split,
            "midi_filename": f"{job.split}/{job.name}.midi",
@@ -120,7 +130,7 @@ def run_job(job: Job, root: str, latencies: dict) -> dict:
         return row
     rng = np.random.default_rng(job.seed)  # same piece -> same performance in every split
     out_dir.mkdir(parents=True, exist_ok=True)
-    if job.source == "noise":
+    if job.source in ("noise", "hum"):
         return _write_noise_job(job, rng, out_dir, audio_path, midi_path, row)
     if job.source in ("texture", "texture-doubled"):
         raw = generate_texture(rng, job.max_duration_s + 5,
@@ -161,7 +171,8 @@ def _write_noise_job(job: Job, rng, out_dir: Path, audio_path: Path, midi_path: 
     """A note-free clip: background audio and a MIDI file without notes."""
     import soundfile as sf
 
-    audio = noise_clip(rng, float(rng.uniform(8.0, min(30.0, max(8.0, job.max_duration_s)))))
+    clip = hum_clip if job.source == "hum" else noise_clip
+    audio = clip(rng, float(rng.uniform(8.0, min(30.0, max(8.0, job.max_duration_s)))))
     # The MIDI first: a piece counts as done when its audio exists. PCM_24 keeps -85 dBFS noise.
     write_corpus_midi([], [], midi_path, job.voice.program)
     atomic_write(audio_path, lambda f: sf.write(f, audio, RENDER_RATE, format="FLAC", subtype="PCM_24"),
@@ -180,7 +191,7 @@ def _run_job_star(args):
 def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_pieces=0,
                  train_soundfonts=DEFAULT_TRAIN_SOUNDFONTS, holdout_soundfont=DEFAULT_HOLDOUT_SOUNDFONT,
                  seed=0, max_duration_s=40.0, n_validation=10, n_test=12, workers=None, progress=True,
-                 n_doubled=0, n_noise=0, extra_train_soundfonts=()):
+                 n_doubled=0, n_noise=0, extra_train_soundfonts=(), n_hum=0):
     """Build (or finish building) the corpus under ``root``; returns the index path."""
     from multiprocessing import get_context
 
@@ -206,7 +217,7 @@ def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_piec
         log.warning("held-out soundfont %s shares a family with a training soundfont", holdout_voice.path)
     jobs = plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_duration_s,
                      n_validation, n_test, n_doubled=n_doubled, n_noise=n_noise,
-                     extra_train_voices=extra_voices)
+                     extra_train_voices=extra_voices, n_hum=n_hum)
     if max_pieces:
         jobs = jobs[:max_pieces]
     latency_file = root / "soundfont_latency.json"
@@ -237,7 +248,7 @@ def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_piec
     manifest = {"seed": seed, "n_textures": n_textures, "max_duration_s": max_duration_s,
                 "train_soundfonts": list(train_soundfonts), "holdout_soundfont": holdout_soundfont,
                 "extra_train_soundfonts": list(extra_train_soundfonts), "n_doubled_textures": n_doubled,
-                "n_noise_clips": n_noise,
+                "n_noise_clips": n_noise, "n_hum_clips": n_hum,
                 "latency_s": latencies, "n_pieces": len(rows), "skipped": errors,
                 "hours": {s: round(sum(r["duration"] for r in rows if r["split"] == s) / 3600, 3)
                           for s in sorted({r["split"] for r in rows})},
