@@ -49,7 +49,7 @@ INDEX_COLUMNS = ["canonical_composer", "canonical_title", "split", "year", "midi
 class Job:
     name: str
     split: str
-    source: str  # MIDI path or "texture"
+    source: str  # a MIDI path, "texture", "texture-doubled", "noise" or "hum"
     voice: Voice
     seed: int
     max_duration_s: float
