@@ -107,7 +107,7 @@ _NOT_GIVEN = object()
 
 
 def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_threshold=None,
-            minimum_note_length: float = 0.0, minimum_frequency=None, maximum_frequency=None,
+            minimum_note_length=None, minimum_frequency=None, maximum_frequency=None,
             multiple_pitch_bends: bool = False, melodia_trick=_NOT_GIVEN, debug_file=None,
             midi_tempo: float = 120.0, **transcriber_options):
     """HPPNet with basic-pitch's ``predict`` signature.
@@ -132,8 +132,10 @@ def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_th
         checkpoint path, or a loaded transcriber.
     onset_threshold, frame_threshold : float, optional
         HPPNet's decoding thresholds (default 0.4 each, not basic-pitch's 0.5/0.3).
-    minimum_note_length : float
-        Milliseconds; shorter notes are dropped.
+    minimum_note_length : float, optional
+        Milliseconds; shorter notes are dropped (default: the weights' own ``min_note_ms``,
+        calibrated with the thresholds; basic-pitch's default is 127.7). With a loaded
+        transcriber it can only drop more notes than the transcriber's ``min_note_ms``.
     minimum_frequency, maximum_frequency : float, optional
         Hz; notes outside are dropped.
     multiple_pitch_bends, melodia_trick, debug_file
@@ -161,6 +163,8 @@ def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_th
     sample_rate = transcriber_options.pop("sample_rate", None)
     thresholds = {k: v for k, v in (("onset_threshold", onset_threshold), ("frame_threshold", frame_threshold))
                   if v is not None}
+    if minimum_note_length is not None and not minimum_note_length >= 0:
+        raise ValueError(f"minimum_note_length must be >= 0 milliseconds; got {minimum_note_length}")
     if hasattr(model_or_model_path, "transcribe"):
         if thresholds:
             raise ValueError("pass thresholds when loading the transcriber, not with a loaded one")
@@ -172,8 +176,10 @@ def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_th
     else:
         name = None if model_or_model_path is None else str(model_or_model_path)
         transcriber = load_transcriber(name, **thresholds, **transcriber_options)
+    if transcriber is not model_or_model_path and minimum_note_length is not None and hasattr(transcriber, "min_note_ms"):
+        transcriber.min_note_ms = float(minimum_note_length)  # ours, built for this call: replaces the weights' value
     result = transcriber.transcribe(audio_path, sample_rate=sample_rate, return_rolls=True)
-    notes = [n for n in result.notes if n.duration * 1000.0 >= minimum_note_length]
+    notes = [n for n in result.notes if n.duration * 1000.0 >= (minimum_note_length or 0.0) - 1e-6]
     if minimum_frequency is not None or maximum_frequency is not None:
         hz = lambda p: 440.0 * 2 ** ((p - 69) / 12)  # noqa: E731
         notes = [n for n in notes if (minimum_frequency is None or hz(n.pitch) >= minimum_frequency)

@@ -25,6 +25,8 @@ class HPPNetConfig:
         Channels of the three 7x7 convolutions (16 in the paper).
     harmonics : tuple of int
         Harmonics h whose dilation ``round(48 * log2(h))`` HD-Conv uses.
+    onset_threshold, frame_threshold, min_note_ms : float
+        Decoding defaults stored with the weights (``export --calibrate`` chooses them).
     """
 
     variant: str = "sp"
@@ -39,6 +41,7 @@ class HPPNetConfig:
     log_floor_db: float = C.LOG_FLOOR_DB
     onset_threshold: float = C.ONSET_THRESHOLD
     frame_threshold: float = C.FRAME_THRESHOLD
+    min_note_ms: float = C.MIN_NOTE_MS
 
     def __post_init__(self):
         if self.variant not in VARIANTS:

@@ -39,6 +39,10 @@ ONSET_THRESHOLD = 0.4
 FRAME_THRESHOLD = 0.4
 """Decoding thresholds on sigmoid probabilities (paper)."""
 
+MIN_NOTE_MS = 0.0
+"""Notes shorter than this are dropped by decoding (0: keep every note, the paper's rule).
+Weight files may store a calibrated value (``export --calibrate``)."""
+
 SUSTAIN_CC = 64
 SUSTAIN_DOWN_MIN_VALUE = 64
 """A CC64 value >= this means the sustain pedal is down."""

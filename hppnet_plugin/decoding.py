@@ -7,6 +7,10 @@ the onset threshold and a local maximum in time); it lasts while the frame
 probability stays at or above the frame threshold, and ends earlier if the same
 key has a new onset peak. Velocity is the velocity head at the onset frame,
 times :data:`VELOCITY_SCALE` (the inverse of the label scaling), clamped to 1..127.
+Notes shorter than ``min_note_ms`` are dropped (basic-pitch's ``minimum_note_length``): a
+note of one or two frames is mostly a blip where a sound starts or stops abruptly, such as
+mains hum at the start of a file, and rarely a played key (1.3 % of the validation notes are
+shorter than 40 ms).
 """
 from __future__ import annotations
 
@@ -42,10 +46,15 @@ class NoteDecoder:
 
     def __init__(self, onset_threshold: float = C.ONSET_THRESHOLD,
                  frame_threshold: float = C.FRAME_THRESHOLD,
-                 frames_per_second: float = C.FRAMES_PER_SECOND, min_pitch: int = C.MIN_PITCH):
+                 frames_per_second: float = C.FRAMES_PER_SECOND, min_pitch: int = C.MIN_PITCH,
+                 min_note_ms: float = C.MIN_NOTE_MS):
+        if min_note_ms < 0:
+            raise ValueError(f"min_note_ms must be >= 0; got {min_note_ms}")
         self.onset_threshold = onset_threshold
         self.frame_threshold = frame_threshold
         self.fps = frames_per_second
+        # In frames; the tolerance keeps a note of exactly min_note_ms (e.g. 3 frames = 60 ms).
+        self.min_frames = min_note_ms / 1000.0 * frames_per_second - 1e-6
         self.min_pitch = min_pitch
         self._pending = None  # (onset, frame, velocity) of the held-back last frame
         self._prev_onset = None  # onset probabilities of the frame before the pending one
@@ -55,8 +64,9 @@ class NoteDecoder:
         self.notes = []
 
     def _emit(self, key, start, end, velocity):
-        self.notes.append(Note(start / self.fps, max(end, start + 1) / self.fps,
-                               key + self.min_pitch, velocity))
+        end = max(end, start + 1)
+        if end - start >= self.min_frames:
+            self.notes.append(Note(start / self.fps, end / self.fps, key + self.min_pitch, velocity))
 
     def push(self, onset, frame, velocity):
         """Add the next block of frames; each array is (frames, keys) in [0, 1]."""
@@ -134,8 +144,8 @@ class NoteDecoder:
 
 def decode_rolls(onset, frame, velocity, onset_threshold: float = C.ONSET_THRESHOLD,
                  frame_threshold: float = C.FRAME_THRESHOLD,
-                 frames_per_second: float = C.FRAMES_PER_SECOND) -> list:
+                 frames_per_second: float = C.FRAMES_PER_SECOND, min_note_ms: float = C.MIN_NOTE_MS) -> list:
     """Decode whole (frames, 88) probability rolls into a sorted list of :class:`Note`."""
-    decoder = NoteDecoder(onset_threshold, frame_threshold, frames_per_second)
+    decoder = NoteDecoder(onset_threshold, frame_threshold, frames_per_second, min_note_ms=min_note_ms)
     decoder.push(onset, frame, velocity)
     return decoder.finish()

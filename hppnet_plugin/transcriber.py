@@ -44,6 +44,9 @@ class HPPNetTranscriber:
     onset_threshold, frame_threshold : float, optional
         Decoding thresholds (default: those stored with the weights, chosen on
         validation data by ``export --calibrate``; 0.4 / 0.4 if never calibrated).
+    min_note_ms : float, optional
+        Notes shorter than this many milliseconds are dropped (default: the value stored with
+        the weights, chosen with the thresholds; 0 if never calibrated: keep every note).
     precision : {"auto", "fp32", "bf16", "fp16"}
         "auto" runs the model in bf16 on CPUs with native bf16 (AVX512-BF16/AMX;
         measured: < 0.1 point of note F1, 1.6-2x faster) and in fp32 on GPUs,
@@ -53,7 +56,8 @@ class HPPNetTranscriber:
     def __init__(self, name: Optional[str] = None, checkpoint=None, device: str = "auto",
                  threads: Optional[int] = None, chunk_s: float = 20.0, context_s: float = 2.0,
                  batch_size: Optional[int] = None, onset_threshold: Optional[float] = None,
-                 frame_threshold: Optional[float] = None, precision: str = "auto"):
+                 frame_threshold: Optional[float] = None, precision: str = "auto",
+                 min_note_ms: Optional[float] = None):
         import torch
 
         from .frontend import LogCQT
@@ -98,6 +102,9 @@ class HPPNetTranscriber:
         for value, label in ((self.onset_threshold, "onset_threshold"), (self.frame_threshold, "frame_threshold")):
             if not 0 < value < 1:
                 raise ValueError(f"{label} must be between 0 and 1; got {value}")
+        self.min_note_ms = self.config.min_note_ms if min_note_ms is None else float(min_note_ms)
+        if self.min_note_ms < 0:
+            raise ValueError(f"min_note_ms must be >= 0 (milliseconds; 0 keeps every note); got {min_note_ms}")
 
     def __repr__(self):
         return (f"HPPNetTranscriber({self.name!r}, variant={self.config.variant}, device={self.device}, "
@@ -129,7 +136,7 @@ class HPPNetTranscriber:
         source = AudioSource(audio, sample_rate)
         features = AudioFeatureSource(source.blocks(), self.frontend, self.device, timings)
         fps = self.config.sample_rate / self.config.hop_length
-        decoder = NoteDecoder(self.onset_threshold, self.frame_threshold, fps)
+        decoder = NoteDecoder(self.onset_threshold, self.frame_threshold, fps, min_note_ms=self.min_note_ms)
         rolls = {"onset": [], "frame": [], "velocity": []} if return_rolls else None
         bar = None
         if progress:

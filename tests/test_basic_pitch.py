@@ -1,4 +1,5 @@
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,28 @@ def test_predict_has_basic_pitchs_shape(tiny_checkpoint, wav_file):
     assert filtered == []
     with pytest.raises(KeyError, match="no pitch-contour head"):
         model_output["contour"]
+
+
+def test_minimum_note_length_replaces_the_weights_own(tmp_path):
+    """Weights may store a minimum note length (export --calibrate); predict keeps to it by
+    default, and minimum_note_length=0 asks for every note, as it does in basic-pitch."""
+    import soundfile as sf
+    import torch
+
+    from hppnet_plugin.weights import WEIGHTS_DIR
+
+    example = Path(hppnet_plugin.__file__).with_name("examples") / "bach-bwv361.flac"
+    audio, rate = sf.read(example, frames=4 * 16000, dtype="float32")
+    data = torch.load(WEIGHTS_DIR / "hppnet-tiny.pt", weights_only=True)
+    data["config"]["min_note_ms"] = 1e9
+    strict = tmp_path / "strict.pt"
+    torch.save(data, strict)
+    everything = predict(audio, WEIGHTS_DIR / "hppnet-tiny.pt", minimum_note_length=0, sample_rate=rate)[2]
+    assert len(everything) > 5
+    assert predict(audio, strict, sample_rate=rate)[2] == []
+    assert predict(audio, strict, minimum_note_length=0, sample_rate=rate)[2] == everything
+    with pytest.raises(ValueError, match="minimum_note_length must be >= 0"):
+        predict(audio, strict, minimum_note_length=-5, sample_rate=rate)
 
 
 @pytest.mark.parametrize("option", [{"multiple_pitch_bends": True}, {"melodia_trick": True},

@@ -28,10 +28,11 @@ def test_thresholds_are_chosen_for_note_then_frame_f1():
     chosen = choose_thresholds([(rolls, reference)], FPS)
     assert 0.22 < chosen["onset_threshold"] <= 0.33  # finds the notes, rejects the blip
     assert chosen["frame_threshold"] <= 0.45
-    rows = {(r["onset"], r["frame"]): r for r in chosen["table"]}
-    best = rows[(chosen["onset_threshold"], chosen["frame_threshold"])]
+    rows = {(r["onset"], r["frame"], r["min_note_ms"]): r for r in chosen["table"]}
+    assert chosen["min_note_ms"] == 0  # every length scores the same: the shortest (keep all notes)
+    best = rows[(chosen["onset_threshold"], chosen["frame_threshold"], 0)]
     assert best["note_f1"] == 1.0 and best["frame_f1"] > 0.95
-    assert rows[(0.4, 0.4)]["note_f1"] == 0.0  # the defaults would miss every note
+    assert rows[(0.4, 0.4, 0)]["note_f1"] == 0.0  # the defaults would miss every note
 
 
 def test_an_untrained_model_is_not_calibrated_silently():
@@ -63,9 +64,37 @@ def test_thresholds_that_write_notes_on_noise_are_not_chosen():
     assert loud["onset_threshold"] <= 0.3  # without the constraint: every note, and the noise note
     chosen = choose_thresholds(items, FPS, quiet=[quiet])
     assert chosen["onset_threshold"] > 0.42
-    rows = {(r["onset"], r["frame"]): r for r in chosen["table"]}
-    assert rows[(chosen["onset_threshold"], chosen["frame_threshold"])]["quiet_notes"] == 0
-    assert rows[(loud["onset_threshold"], 0.4)]["quiet_notes"] == 1
+    rows = {(r["onset"], r["frame"], r["min_note_ms"]): r for r in chosen["table"]}
+    assert rows[(chosen["onset_threshold"], chosen["frame_threshold"], 0)]["quiet_notes"] == 0
+    assert rows[(loud["onset_threshold"], 0.4, 0)]["quiet_notes"] == 1
     # Not at any price: when the weak onsets are all the notes, staying quiet would lose them all.
     weak = [weak_onset_rolls()]
     assert choose_thresholds(weak, FPS, quiet=[quiet])["onset_threshold"] <= 0.33
+
+
+def test_a_minimum_note_length_is_chosen_when_it_silences_blips_at_little_cost():
+    """Hum starting at 0 s gives a strong one-frame onset blip on note-free audio, which no
+    threshold in the grid removes; dropping notes under 40-60 ms does, and costs one short
+    reference note in 30 pieces. When short notes are most of the music, it is not chosen."""
+    items = []
+    for piece in range(30):
+        r, ref = weak_onset_rolls()
+        r["onset"][r["onset"] == 0.33] = 0.9
+        if piece == 0:  # one real 40 ms note
+            r["onset"][280, 60], r["frame"][280:282, 60] = 0.9, 0.9
+            ref.append(Note(280 / FPS, 282 / FPS, 81, 64))
+        items.append((r, ref))
+    quiet = {k: np.zeros_like(v) for k, v in items[0][0].items()}
+    quiet["onset"][0, 10], quiet["frame"][0, 10] = 0.95, 0.95
+    assert choose_thresholds(items, FPS)["min_note_ms"] == 0  # nothing to gain without note-free audio
+    chosen = choose_thresholds(items, FPS, quiet=[quiet])
+    assert chosen["min_note_ms"] == 40
+    rows = {(r["onset"], r["frame"], r["min_note_ms"]): r for r in chosen["table"]}
+    assert rows[(chosen["onset_threshold"], chosen["frame_threshold"], 40)]["quiet_notes"] == 0
+    # Short notes everywhere: dropping them would cost far more than the tolerance.
+    short = []
+    for r, ref in items:
+        r = {k: v.copy() for k, v in r.items()}
+        r["frame"][:] = np.where(r["onset"] > 0.5, r["onset"], 0)  # every note one frame long
+        short.append((r, [Note(n.start, n.start + 1 / FPS, n.pitch, n.velocity) for n in ref]))
+    assert choose_thresholds(short, FPS, quiet=[quiet])["min_note_ms"] == 0

@@ -48,19 +48,36 @@ def test_note_sounding_at_the_end_is_closed():
     assert note.start == pytest.approx(0.3) and note.end == pytest.approx(0.4)
 
 
-def test_streaming_in_any_blocks_equals_whole():
+@pytest.mark.parametrize("min_note_ms", [0.0, 60.0])
+def test_streaming_in_any_blocks_equals_whole(min_note_ms):
     rng = np.random.default_rng(1)
     onset = rng.random((400, 88)) ** 6
     frame = rng.random((400, 88))
     velocity = rng.random((400, 88))
-    whole = decode_rolls(onset, frame, velocity)
+    whole = decode_rolls(onset, frame, velocity, min_note_ms=min_note_ms)
     assert len(whole) > 100
-    decoder, i = NoteDecoder(), 0
+    decoder, i = NoteDecoder(min_note_ms=min_note_ms), 0
     while i < 400:
         size = int(rng.integers(1, 37))
         decoder.push(onset[i:i + size], frame[i:i + size], velocity[i:i + size])
         i += size
     assert decoder.finish() == whole
+
+
+def test_notes_shorter_than_the_minimum_length_are_dropped():
+    """A one-frame blip where hum starts at 0 s goes; a 60 ms note and a long one stay, also
+    when a note is still sounding at the end of the audio."""
+    onset, frame, velocity = rolls()
+    onset[0, 10], frame[0, 10] = 0.9, 0.9  # 20 ms blip at the very start
+    onset[5, 20], frame[5:8, 20] = 0.9, 0.9  # 60 ms
+    onset[10, 30], frame[10:30, 30] = 0.9, 0.9  # 400 ms
+    onset[48, 40], frame[48:, 40] = 0.9, 0.9  # 40 ms, cut by the end of the audio
+    assert len(decode_rolls(onset, frame, velocity)) == 4
+    kept = decode_rolls(onset, frame, velocity, min_note_ms=60)
+    assert [(n.pitch, round(n.duration, 3)) for n in kept] == [(41, 0.06), (51, 0.4)]
+    assert len(decode_rolls(onset, frame, velocity, min_note_ms=40)) == 3
+    with pytest.raises(ValueError, match="min_note_ms"):
+        NoteDecoder(min_note_ms=-1)
 
 
 def test_mismatched_shapes_raise():

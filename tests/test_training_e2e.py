@@ -111,6 +111,7 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     assert meta["shipped_validation"]["step"] == str(shipped["steps"])
     tc = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=calibrated)
     assert (tc.onset_threshold, tc.frame_threshold) == (thresholds["onset"], thresholds["frame"])
+    assert tc.min_note_ms == thresholds["min_note_ms"] == thresholds["calibration"]["min_note_ms"]
 
     t = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=weights)
     audio = next((corpus / "test").glob("*.flac"))

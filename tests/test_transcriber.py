@@ -105,6 +105,8 @@ def test_misspelt_option_is_named(tiny_checkpoint):
 def test_bad_options(tiny_checkpoint):
     with pytest.raises(ValueError, match="onset_threshold"):
         hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, onset_threshold=2)
+    with pytest.raises(ValueError, match="min_note_ms must be >= 0"):
+        hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, min_note_ms=-20)
     with pytest.raises(ValueError, match="unknown device"):
         hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, device="tpu9")
 

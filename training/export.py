@@ -73,7 +73,7 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
                                            "seeds": list(QUIET_SEEDS), "seconds_each": QUIET_SECONDS},
                        **choose_thresholds(items, fps, quiet=quiet)}
         config = {**config, "onset_threshold": calibration["onset_threshold"],
-                  "frame_threshold": calibration["frame_threshold"]}
+                  "frame_threshold": calibration["frame_threshold"], "min_note_ms": calibration["min_note_ms"]}
     dtype = torch.float16 if fp16 else torch.float32
     weights = {"format": WEIGHTS_FORMAT, "config": config,
                "state_dict": {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}}
@@ -104,7 +104,7 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
         "wall_hours": round(full.get("wall_s", 0) / 3600, 3) if isinstance(full, dict) else None,
         "best_validation": best_row, "shipped_validation": shipped_row, "validation_history": history,
         "decoding_thresholds": {"onset": config["onset_threshold"], "frame": config["frame_threshold"],
-                                "calibration": calibration},
+                                "min_note_ms": config.get("min_note_ms", 0.0), "calibration": calibration},
         "git_commit": _git_commit(), "source_checkpoint": checkpoint.name,
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__, "sha256": sha256_of(out),

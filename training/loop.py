@@ -320,7 +320,8 @@ def _resume(last: Path, config, model, optimizer, scheduler, scaler, position: P
     # On the CPU: the RNG states must be CPU tensors, and load_state_dict copies the
     # weights and the optimizer's moments onto the model's device.
     state = load_checkpoint(last, map_location="cpu")
-    if state["config"] != config.to_dict():
+    # Normalised: a checkpoint written before a decoding default existed has the same model.
+    if HPPNetConfig.from_dict(state["config"]).to_dict() != config.to_dict():
         raise ValueError(f"{last} was trained with another configuration ({state['config']['variant']}, "
                          f"E={state['config']['channels']}); use a new --out folder")
     model.load_state_dict(state["model"])
