@@ -32,9 +32,16 @@ def add_arguments(sub):
 
 
 def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+    """HEAD, with "+dirty" when tracked Python files differ from it: the code that chose the
+    thresholds is then not the commit's (the exported weight files themselves do not count)."""
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True,
                               cwd=Path(__file__).resolve().parent, timeout=10).stdout.strip()
+
+    try:
+        head = git("rev-parse", "HEAD")
+        dirty = head and git("status", "--porcelain", "--untracked-files=no", "--", ":(top,glob)**/*.py")
+        return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return ""
 
