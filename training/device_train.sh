@@ -15,6 +15,8 @@
 # CROP=2 VALIDATE=5 DEVICE=cpu. Resumes: put an earlier run's files in $RESUME
 # (<variant>-last.pt.part-*, and runs.tar.gz) and leave WARM_SP_AT unset, or set
 # RESUME_COMMITTED=1 to continue the run state committed under runs/hppnet-<variant>/.
+# TRAIN_ARGS="..." adds train options to every run (the committed CPU recipe's, e.g.
+# TRAIN_ARGS="--edge-crops --note-free-weight 2", so that a resumed run keeps its recipe).
 # EXTRA_RUN="NAME VARIANT [train args...]" adds one more run beside them, in /tmp/run-NAME, with
 # its own settings (later options win: EXTRA_RUN="base-paper base --lr 6e-4 --batch-size 4"); it
 # comes back like a variant (hppnet-NAME.pt, NAME-last.pt.part-*, run-NAME/ in runs.tar.gz).
@@ -57,7 +59,7 @@ train() {  # train VARIANT RUN_DIR MINUTES [extra train args...]
   python3 -m hppnet_plugin.training train --data "$DATA" --out "$run" --variant "$variant" --steps 1000000 \
     --max-minutes "$minutes" --batch-size "$BATCH" --crop-seconds "$CROP" --lr "$LR" \
     --lr-decay-steps "$DECAY_STEPS" --lr-decay 0.9 --validate-every "$VALIDATE" --validation-pieces "${VAL_PIECES:-12}" \
-    --checkpoint-minutes 1 --log-every 50 --no-progress --workers "$WORKERS" --device "$DEVICE" "$@" \
+    --checkpoint-minutes 1 --log-every 50 --no-progress --workers "$WORKERS" --device "$DEVICE" ${TRAIN_ARGS:-} "$@" \
     > "$LOGS/train-$(basename "$run").log" 2>&1
 }
 
