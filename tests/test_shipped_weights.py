@@ -1,4 +1,5 @@
-"""The shipped hppnet-tiny weights: verified, loadable by name, and good on the bundled example."""
+"""Every shipped weight file (hppnet-tiny, -base, -sp): verified, loadable by name, good on the bundled
+example, silent on silence and noise (digital silence included)."""
 import json
 from pathlib import Path
 
@@ -11,38 +12,40 @@ from hppnet_plugin.weights import WEIGHTS_DIR, sha256_of
 EXAMPLE = Path(hppnet_plugin.__file__).with_name("examples") / "bach-bwv361.flac"
 
 
-def test_sidecar_matches_the_file_and_records_provenance():
-    meta = json.loads((WEIGHTS_DIR / "hppnet-tiny.json").read_text())
-    assert meta["sha256"] == sha256_of(WEIGHTS_DIR / "hppnet-tiny.pt")
-    for key in ("training_command", "corpus_manifest_sha256", "steps", "git_commit", "best_validation", "parameters"):
-        assert meta[key], key
-    assert meta["variant"] == "tiny"
-    # The decoding the sidecar reports (calibrated on validation) is what users get by default.
-    t = hppnet_plugin.load_transcriber("hppnet-tiny", device="cpu")
-    d = meta["decoding_thresholds"]
-    assert (t.onset_threshold, t.frame_threshold, t.min_note_ms) == (d["onset"], d["frame"], d["min_note_ms"])
-
-
-def test_bundled_example_is_transcribed_well():
-    from hppnet_plugin.adapters.midi import read_midi
-    from hppnet_plugin.training.metrics import transcription_metrics
-
-    result = hppnet_plugin.load_transcriber("hppnet-tiny", device="cpu").transcribe(EXAMPLE)
-    reference = read_midi(EXAMPLE.with_suffix(".mid"), sustain=True)
-    scores = transcription_metrics(reference, result.notes)
-    assert scores["note"][2] >= 0.8, scores
-    assert scores["frame"][2] >= 0.7, scores
-
-
-def test_silence_gives_no_notes():
-    t = hppnet_plugin.load_transcriber("hppnet-tiny", device="cpu")
-    assert t.transcribe(np.zeros(16000 * 3, np.float32), sample_rate=16000).notes == []
-
-
 def _shipped_variants():
     from hppnet_plugin.weights import SHIPPED
 
     return [name for name, file in SHIPPED.items() if (WEIGHTS_DIR / file).exists()]
+
+
+def test_tiny_ships():
+    assert "hppnet-tiny" in _shipped_variants()
+
+
+@pytest.mark.parametrize("name", _shipped_variants())
+def test_sidecar_matches_the_file_and_records_provenance(name):
+    meta = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+    assert meta["sha256"] == sha256_of(WEIGHTS_DIR / f"{name}.pt")
+    for key in ("training_command", "corpus_manifest_sha256", "steps", "git_commit", "best_validation", "parameters"):
+        assert meta[key], key
+    assert meta["variant"] == name.removeprefix("hppnet-")
+    assert not meta["git_commit"].endswith("+dirty"), "export from a clean checkout"
+    # The decoding the sidecar reports (calibrated on validation) is what users get by default.
+    t = hppnet_plugin.load_transcriber(name, device="cpu")
+    d = meta["decoding_thresholds"]
+    assert (t.onset_threshold, t.frame_threshold, t.min_note_ms) == (d["onset"], d["frame"], d["min_note_ms"])
+
+
+@pytest.mark.parametrize("name", _shipped_variants())
+def test_bundled_example_is_transcribed_well(name):
+    from hppnet_plugin.adapters.midi import read_midi
+    from hppnet_plugin.training.metrics import transcription_metrics
+
+    result = hppnet_plugin.load_transcriber(name, device="cpu").transcribe(EXAMPLE)
+    reference = read_midi(EXAMPLE.with_suffix(".mid"), sustain=True)
+    scores = transcription_metrics(reference, result.notes)
+    assert scores["note"][2] >= 0.8, scores
+    assert scores["frame"][2] >= 0.7, scores
 
 
 def _background(kind: str, seconds: float = 10.0) -> np.ndarray:

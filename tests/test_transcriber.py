@@ -127,6 +127,10 @@ def test_defaults_take_the_best_installed_variant(monkeypatch, tmp_path):
     assert HPPNetTranscriber(device="cpu").name == "hppnet-tiny"
     _, midi, events = predict(np.zeros(SR, np.float32), sample_rate=SR, device="cpu")
     assert events == [] and midi.instruments[0].notes == []
+    # A larger variant installed beside it takes over (base outranks tiny; sp would outrank both).
+    base = tmp_path / "hppnet-base.pt"
+    base.write_bytes((WEIGHTS_DIR / "hppnet-tiny.pt").read_bytes())  # only the file's presence counts here
+    assert hppnet_plugin.weights.best_shipped_name() == "hppnet-base"
 
 
 def test_transcription_files_are_not_overwritten_by_default(tmp_path):
