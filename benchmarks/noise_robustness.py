@@ -12,8 +12,8 @@ builder, training/augment.py). With several --seeds each background is generated
 and the table shows the total (the JSON keeps each seed's count). Prints a table of note counts
 and writes a JSON (default benchmarks/results-noise.json). A good transcriber writes 0 everywhere.
 
-Seeds 101 and 102 are the ones export calibration keeps quiet (training/calibrate.py), so the
-default seed 0 measures audio the thresholds were not chosen on.
+Seeds 101-108 are the ones export calibration keeps quiet (training/calibrate.py), so the
+default seed 0 (and 1, 5-10) measures audio the thresholds were not chosen on.
 """
 from __future__ import annotations
 

@@ -4,8 +4,10 @@ The model's probabilities are computed once per validation piece; decoding and
 mir_eval scoring are then repeated over a grid of thresholds. A note's onset
 (what note F1 scores) depends only on the onset threshold, so it is chosen first,
 for the best mean note F1; the frame threshold is then chosen for the best mean
-frame F1 given that onset threshold (ties go to the value nearest 0.5); last, the
-minimum note length (MIN_NOTE_GRID) for the best mean note F1 (ties go to the shortest).
+frame F1 given that onset threshold; last, the minimum note length (MIN_NOTE_GRID) for the
+best mean note F1. Scores within F1_TIE of the best are a tie (ten pieces cannot tell
+them apart), and a tie goes to the threshold nearest 0.5, the decision boundary the losses
+train for, and to the shortest minimum length.
 
 With ``quiet`` rolls (the model on note-free audio: silence, hiss, rumble, hum), the
 candidates are the thresholds within QUIET_F1_TOLERANCE of the best validation score, and of
@@ -13,6 +15,11 @@ those the ones writing the fewest notes on the quiet audio: a lower onset thresh
 little validation F1 with notes on room noise, which real recordings are full of. (A hard
 minimum is too strict: on the step-4,200 tiny it took the onset threshold to 0.70 for one note
 fewer in 100 s, at -3.3 points of validation note F1.)
+Among settings equally quiet there, the one with the most margin wins: the fewest notes with
+every threshold one notch looser (QUIET_MARGIN). The calibration clips are a sample; a
+threshold that writes notes on them as soon as it is lowered a notch sits at the edge, and
+other noise crosses it. (The step-5,600 base wrote 3 notes on the calibration clips at onset
+0.5 and at 0.6; with 0.5 it then wrote 2 on the noise benchmark's clips, with 0.6 none.)
 A minimum note length drops the one- or two-frame notes a model writes where a sound starts or
 stops abruptly (hum at the start of a file): on the step-4,800 tiny, dropping notes under 60 ms
 removed all 22 notes on 14 hum clips for -0.13 point of validation note F1.
@@ -49,6 +56,12 @@ the step-5,250 base looked silent at 60 ms and then wrote 4 notes on the benchma
 QUIET_SECONDS = 10.0
 QUIET_F1_TOLERANCE = 0.005
 """Validation F1 (mean over pieces) that may be given up for fewer notes on note-free audio."""
+QUIET_MARGIN = (0.1, 0.1, 20.0)
+"""How much looser (onset threshold, frame threshold, minimum length in ms) the margin count
+decodes the note-free audio: one notch of each grid."""
+F1_TIE = 0.001
+"""Mean validation F1 differences below this are ties (step 5,600's frame F1 at frame threshold
+0.6 and 0.7: 0.9386 and 0.9387); before, only exact ties went to the threshold nearest 0.5."""
 
 
 def quiet_audio() -> list:
@@ -85,15 +98,19 @@ def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: flo
         raise ValueError("no validation pieces to calibrate thresholds on")
 
     def best(rows, key, prefer):
-        if quiet is not None:  # the quietest of the settings that score nearly the best
+        if quiet is not None:  # the quietest of the settings that score nearly the best, with the most margin
             near = [r for r in rows if r[key] >= max(r[key] for r in rows) - QUIET_F1_TOLERANCE]
-            fewest = min(r["quiet_notes"] for r in near)
-            rows = [r for r in near if r["quiet_notes"] == fewest]
+            fewest = min((r["quiet_notes"], r["quiet_margin_notes"]) for r in near)
+            rows = [r for r in near if (r["quiet_notes"], r["quiet_margin_notes"]) == fewest]
         top = max(r[key] for r in rows)
-        return min((r for r in rows if r[key] >= top - 1e-9), key=prefer)
+        return min((r for r in rows if r[key] >= top - F1_TIE), key=prefer)
 
     def row(o, f, m=0.0):
-        extra = {"quiet_notes": quiet_notes(quiet, o, f, fps, m)} if quiet is not None else {}
+        extra = {}
+        if quiet is not None:
+            looser = (max(0.0, o - QUIET_MARGIN[0]), max(0.0, f - QUIET_MARGIN[1]), max(0.0, m - QUIET_MARGIN[2]))
+            extra = {"quiet_notes": quiet_notes(quiet, o, f, fps, m),
+                     "quiet_margin_notes": quiet_notes(quiet, *looser[:2], fps, looser[2])}
         return {"onset": o, "frame": f, "min_note_ms": m, **_mean_scores(items, o, f, fps, m), **extra}
 
     def nearest_half(param):
@@ -115,9 +132,10 @@ def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: flo
     for r in table:
         log.info("onset %.2f frame %.2f min note %g ms: note F1 %.4f frame F1 %.4f note+offset F1 %.4f%s",
                  r["onset"], r["frame"], r["min_note_ms"], r["note_f1"], r["frame_f1"], r["note_offset_f1"],
-                 f", {r['quiet_notes']} notes on note-free audio" if "quiet_notes" in r else "")
+                 f", {r['quiet_notes']} notes on note-free audio ({r['quiet_margin_notes']} a notch looser)"
+                 if "quiet_notes" in r else "")
     table = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()
               if k in ("onset", "frame", "min_note_ms", "note_f1", "frame_f1", "note_offset_f1",
-                       "note_offset_velocity_f1", "quiet_notes")}
+                       "note_offset_velocity_f1", "quiet_notes", "quiet_margin_notes")}
              for r in table]
     return {"onset_threshold": onset, "frame_threshold": frame, "min_note_ms": min_note, "table": table}
