@@ -47,5 +47,12 @@ def test_init_from_checks_the_architecture(tmp_path):
     assert set(_initial_state(path, base.config)) == set(base.state_dict())
     with pytest.raises(ValueError, match="E=8"):
         _initial_state(path, HPPNetConfig.for_variant("sp", channels=16))
+    # Shipped weights carry calibrated decoding thresholds; they seed a run all the same.
+    calibrated = {**base.config.to_dict(), "onset_threshold": 0.6, "frame_threshold": 0.7, "min_note_ms": 60.0}
+    torch.save({"format": WEIGHTS_FORMAT, "config": calibrated, "state_dict": base.state_dict()}, path)
+    seeded = _initial_state(path, sp_config)
+    key = next(k for k in seeded if k.startswith("onset_trunk."))
+    torch.testing.assert_close(seeded[key], base.state_dict()[key.removeprefix("onset_")])
+    assert set(_initial_state(path, base.config)) == set(base.state_dict())
     with pytest.raises(ValueError, match="tiny"):
         _initial_state(path, HPPNetConfig.for_variant("tiny", channels=8))

@@ -12,6 +12,7 @@ Re-running the same command resumes from ``last.pt``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -214,7 +215,10 @@ def _initial_state(path, config: HPPNetConfig) -> dict:
     from .warm_start import sp_config_from_base, sp_state_from_base
 
     source_dict, state = load_weights(path)
-    source = HPPNetConfig.from_dict(source_dict)
+    # Decoding thresholds are not architecture: shipped weights carry calibrated ones, and the new
+    # run keeps its own (they are calibrated again at export).
+    source = dataclasses.replace(HPPNetConfig.from_dict(source_dict), **{
+        k: getattr(config, k) for k in ("onset_threshold", "frame_threshold", "min_note_ms")})
     if config.variant == "sp" and source.variant == "base":
         if sp_config_from_base(source) != config:
             raise ValueError(f"{path} (E={source.channels}) cannot seed this sp (E={config.channels})")
