@@ -131,8 +131,14 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
         counts = trained["errors"]["counts"]
         reference = read_midi(next((corpus / split).glob("*.midi")), sustain=True)
         assert sum(counts.get(f"register_{r}_notes", 0) for r in ("low", "middle", "high")) == len(reference) > 0
+        # Paired against the first transcriber, piece by piece: the trained one is ahead on every piece.
+        paired = report["paired_against_first"][split][f"hppnet-tiny ({calibrated.name})"]["note"]
+        per_piece = [t["note_f1"] - u["note_f1"] for t, u in zip(trained["pieces"], untrained["pieces"])]
+        assert paired["mean"] == pytest.approx(100 * sum(per_piece) / len(per_piece))
+        assert paired["better"] == len(per_piece) and paired["worse"] == 0
     text = out.with_suffix(".md").read_text()
     assert "Note w/ offset & vel." in text and "on_partial_recall" in text
+    assert f"Against hppnet-tiny ({weights.name}), piece by piece" in text
 
 
 def test_training_bad_input_is_a_clear_error(tmp_path, capsys):

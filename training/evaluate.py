@@ -6,6 +6,8 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from hppnet_plugin.constants import PRECISIONS
 from hppnet_plugin.io import atomic_write
 from hppnet_plugin.registry import load_transcriber
@@ -87,6 +89,44 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def paired_differences(results: dict) -> dict:
+    """{split: {transcriber: {group: {mean, se, better, worse}}}}: per-piece F1 differences of each
+    transcriber against the first one, in points (100 x F1). The pieces are shared, so the
+    difference's standard error is much smaller than the spread of either score over pieces."""
+    out = {}
+    for split, by_name in results.items():
+        names = list(by_name)
+        if len(names) < 2:
+            continue
+        baseline = {row["piece"]: row for row in by_name[names[0]]["pieces"]}
+        out[split] = {}
+        for name in names[1:]:
+            rows = [row for row in by_name[name]["pieces"] if row["piece"] in baseline]
+            out[split][name] = {}
+            for group in GROUP_TITLES:
+                key = f"{group}_f1"
+                diff = 100 * np.array([row[key] - baseline[row["piece"]][key] for row in rows])
+                se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+                out[split][name][group] = {"mean": float(diff.mean()), "se": se, "pieces": len(diff),
+                                           "better": int((diff > 0).sum()), "worse": int((diff < 0).sum())}
+    return out
+
+
+def paired_markdown(results: dict) -> str:
+    paired = paired_differences(results)
+    if not paired:
+        return ""
+    first = next(iter(next(iter(results.values()))))
+    lines = [f"Against {first}, piece by piece (F1 points, mean ± standard error; pieces better / worse):", "",
+             "| split | transcriber | " + " | ".join(f"{t} F1" for t in GROUP_TITLES.values()) + " |",
+             "|" + "---|" * (2 + len(GROUP_TITLES))]
+    for split, by_name in paired.items():
+        for name, groups in by_name.items():
+            lines.append(f"| {split} | {name} | " + " | ".join(
+                f"{g['mean']:+.2f} ± {g['se']:.2f} ({g['better']} / {g['worse']})" for g in groups.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def run(args):
     splits = args.split or ["test"]
     out_json = Path(args.json)
@@ -116,12 +156,13 @@ def run(args):
     report = {"dataset": str(args.data), "dataset_kind": args.dataset, "transcribers": described,
               "protocol": "mir_eval; onset 50 ms; offset ratio 0.2 (min 50 ms); velocity tolerance 0.1; "
                           "frame F1 on 20 ms piano rolls; references sustain-extended",
-              "results": results}
+              "results": results, "paired_against_first": paired_differences(results)}
     text = json.dumps(report, indent=1).encode()
     Path(out_json).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out_json, lambda f: f.write(text), overwrite=args.overwrite)
-    text_md = markdown_table(results) + ("\nWhere the note errors are:\n\n" + error_markdown(results)
-                                         if args.errors else "")
+    paired = paired_markdown(results)
+    text_md = markdown_table(results) + ("\n" + paired if paired else "") + (
+        "\nWhere the note errors are:\n\n" + error_markdown(results) if args.errors else "")
     atomic_write(out_md, lambda f: f.write(text_md.encode()), overwrite=args.overwrite)
     print(text_md)
     print(f"wrote {out_json} and {out_md}")
