@@ -55,7 +55,8 @@ the step-5,250 base looked silent at 60 ms and then wrote 4 notes on the benchma
 (one in 4 clips where the hum starts, at t = 0)."""
 QUIET_SECONDS = 10.0
 QUIET_F1_TOLERANCE = 0.005
-"""Validation F1 (mean over pieces) that may be given up for fewer notes on note-free audio."""
+"""Validation F1 (mean over pieces) that may be given up for fewer notes on note-free audio; for
+note F1, in the onset and the length steps together."""
 QUIET_MARGIN = (0.1, 0.1, 20.0)
 """How much looser (onset threshold, frame threshold, minimum length in ms) the margin count
 decodes the note-free audio: one notch of each grid."""
@@ -97,9 +98,12 @@ def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: flo
     if not items:
         raise ValueError("no validation pieces to calibrate thresholds on")
 
-    def best(rows, key, prefer):
+    def best(rows, key, prefer, reference=None):
+        """``reference``: the best score to stay within QUIET_F1_TOLERANCE of (default: these rows'),
+        so that note F1 given up for quiet in the onset and length steps adds up to at most that."""
         if quiet is not None:  # the quietest of the settings that score nearly the best, with the most margin
-            near = [r for r in rows if r[key] >= max(r[key] for r in rows) - QUIET_F1_TOLERANCE]
+            top = max(r[key] for r in rows) if reference is None else reference
+            near = [r for r in rows if r[key] >= top - QUIET_F1_TOLERANCE] or [max(rows, key=lambda r: r[key])]
             fewest = min((r["quiet_notes"], r["quiet_margin_notes"]) for r in near)
             rows = [r for r in near if (r["quiet_notes"], r["quiet_margin_notes"]) == fewest]
         top = max(r[key] for r in rows)
@@ -127,7 +131,8 @@ def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: flo
     frame = best(frame_rows, "frame_f1", nearest_half("frame"))["frame"]
     table += [r for r in frame_rows if r["frame"] != default_frame]
     length_rows = [row(onset, frame, m) for m in min_note_grid]
-    min_note = best(length_rows, "note_f1", lambda r: r["min_note_ms"])["min_note_ms"]
+    min_note = best(length_rows, "note_f1", lambda r: r["min_note_ms"],
+                    reference=max(r["note_f1"] for r in table + length_rows))["min_note_ms"]
     table += [r for r in length_rows if r["min_note_ms"] != 0]
     for r in table:
         log.info("onset %.2f frame %.2f min note %g ms: note F1 %.4f frame F1 %.4f note+offset F1 %.4f%s",
