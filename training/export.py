@@ -121,25 +121,56 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
     return out
 
 
-def plot_learning_curve(run_dir, out_png, title: str = "") -> Path:
-    """Validation F1 (note, frame, note+offset) over steps from ``<run>/metrics.csv``."""
+_CURVE_KEYS = {"note_f1": "note F1", "frame_f1": "frame F1", "note_offset_f1": "note+offset F1"}
+
+
+def learning_curve_series(run_dir, seed_run=None, seed_step=None) -> tuple:
+    """({("run" or "seed", metric): (steps, values)}, offset): what :func:`plot_learning_curve`
+    draws; a seeded run's steps are shifted by ``seed_step``, the seed's shown up to it."""
+    def validations(folder):
+        rows = {int(r["step"]): r for r in _validation_history(Path(folder))}  # a resumed run may repeat steps
+        if not rows:
+            raise ValueError(f"no validation rows in {Path(folder) / 'metrics.csv'}")
+        return rows
+
+    offset = int(seed_step) if seed_run is not None else 0
+    parts = {"run": (validations(run_dir), offset)}
+    if seed_run is not None:
+        parts["seed"] = ({k: v for k, v in validations(seed_run).items() if k <= offset}, 0)
+    series = {}
+    for part, (rows, shift) in parts.items():
+        steps = sorted(rows)
+        for key in _CURVE_KEYS:
+            series[(part, key)] = ([shift + s for s in steps], [float(rows[s].get(key, "nan")) for s in steps])
+    return series, offset
+
+
+def plot_learning_curve(run_dir, out_png, title: str = "", seed_run=None, seed_step=None) -> Path:
+    """Validation F1 (note, frame, note+offset) over steps from ``<run>/metrics.csv``.
+
+    A run seeded by ``--init-from`` starts at its seed's step: with ``seed_run`` (the seed's run
+    folder) and ``seed_step``, the seed's validations up to that step are drawn first (dashed) and
+    this run's steps continue from there, so the curve shows where the warm start began."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    history = {int(r["step"]): r for r in _validation_history(Path(run_dir))}  # a resumed run may repeat steps
-    if not history:
-        raise ValueError(f"no validation rows in {Path(run_dir) / 'metrics.csv'}")
-    steps = sorted(history)
+    series, offset = learning_curve_series(run_dir, seed_run, seed_step)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    for key, label in (("note_f1", "note F1"), ("frame_f1", "frame F1"), ("note_offset_f1", "note+offset F1")):
-        ax.plot(steps, [float(history[s].get(key, "nan")) for s in steps], marker="o", ms=3, label=label)
-    ax.set_xlabel("training step")
+    for color, key in zip(("C0", "C1", "C2"), _CURVE_KEYS):
+        if ("seed", key) in series:
+            ax.plot(*series[("seed", key)], ls="--", marker="o", ms=2, color=color, alpha=0.6,
+                    label=f"{_CURVE_KEYS[key]} (seed run)")
+        ax.plot(*series[("run", key)], marker="o", ms=4, color=color, label=_CURVE_KEYS[key])
+    seed = seed_run is not None
+    if seed:
+        ax.axvline(offset, color="grey", lw=0.8)
+    ax.set_xlabel("training step" + (f" (seed run's steps, then {offset:,} + this run's)" if seed else ""))
     ax.set_ylabel("validation F1")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     ax.set_title(title or f"validation during training ({Path(run_dir).name})")
     fig.tight_layout()
     fig.savefig(out_png)
