@@ -57,6 +57,17 @@ def write_audio(seconds: float, folder: Path) -> Path:
     return path
 
 
+def cpu_model() -> str:
+    # platform.processor() is empty on Linux; the model name says which machine a row came from.
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def gemm_gflops(n: int = 2048, repeats: int = 5, dtype=None) -> float:
     import torch
 
@@ -139,7 +150,7 @@ def run_speed(args) -> dict:
     folder.mkdir(exist_ok=True)
     files = {d: write_audio(d, folder) for d in args.durations}
     gemm = {"fp32": gemm_gflops(), "bf16": gemm_gflops(dtype=torch.bfloat16)}
-    results = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
+    results = {"machine": {"platform": platform.platform(), "processor": cpu_model(),
                            "cpus": os.cpu_count(), "threads": args.threads, "torch": torch.__version__,
                            "gemm_fp32_gflops": round(gemm["fp32"], 1), "gemm_bf16_gflops": round(gemm["bf16"], 1)},
                "rows": []}
