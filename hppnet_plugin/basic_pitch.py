@@ -106,6 +106,48 @@ class ModelOutput(dict):
 _NOT_GIVEN = object()
 
 
+_TRANSCRIBERS: dict = {}
+"""Transcribers built by :func:`predict`, by (name, options): basic-pitch's users call predict
+in loops, and loading the weights costs more than transcribing a short file."""
+_TRANSCRIBER_CACHE_SIZE = 2
+
+
+def _cached_transcriber(model, options: dict, minimum_note_length):
+    """The transcriber ``predict`` uses for a registry name, checkpoint path or basic-pitch model
+    argument, loaded once per (model, options, minimum note length)."""
+    from .registry import load_transcriber
+
+    checkpoint = isinstance(model, (str, Path)) and Path(model).suffix in (".pt", ".pth")
+    name = None if model is None or _is_basic_pitch_model(model) else str(model)
+    stamp = Path(model).stat().st_mtime_ns if checkpoint and Path(model).exists() else None
+    key = (name, stamp, minimum_note_length, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    if key not in _TRANSCRIBERS:
+        if checkpoint:
+            from .transcriber import HPPNetTranscriber
+
+            transcriber = HPPNetTranscriber(checkpoint=model, **options)
+        else:
+            transcriber = load_transcriber(name, **options)
+        if minimum_note_length is not None and hasattr(transcriber, "min_note_ms"):
+            transcriber.min_note_ms = float(minimum_note_length)  # replaces the weights' value
+        while len(_TRANSCRIBERS) >= _TRANSCRIBER_CACHE_SIZE:
+            _TRANSCRIBERS.pop(next(iter(_TRANSCRIBERS)))
+        _TRANSCRIBERS[key] = transcriber
+    return _TRANSCRIBERS[key]
+
+
+def _is_basic_pitch_model(model) -> bool:
+    """basic-pitch's model argument: ICASSP_2022_MODEL_PATH (a TF SavedModel folder), one of its
+    ONNX / TFLite / CoreML files, or a loaded basic_pitch.inference.Model."""
+    if type(model).__module__.startswith("basic_pitch"):
+        return True
+    if not isinstance(model, (str, Path)):
+        return False
+    path = Path(model)
+    return (path.suffix in (".onnx", ".tflite", ".mlpackage") or "icassp_2022" in path.parts
+            or (path.is_dir() and (path / "saved_model.pb").exists()))
+
+
 def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_threshold=None,
             minimum_note_length=None, minimum_frequency=None, maximum_frequency=None,
             multiple_pitch_bends: bool = False, melodia_trick=_NOT_GIVEN, debug_file=None,
@@ -129,7 +171,10 @@ def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_th
         An audio file (arrays work too, with ``sample_rate=`` in transcriber_options).
     model_or_model_path : str, path or transcriber
         A registry name (default: the best HPPNet variant whose weights are installed), a
-        checkpoint path, or a loaded transcriber.
+        checkpoint path, or a loaded transcriber. basic-pitch's own model argument
+        (``ICASSP_2022_MODEL_PATH``, any basic-pitch model file or folder, or a loaded
+        ``basic_pitch.inference.Model``) means the default HPPNet variant, so code written for
+        basic-pitch runs unchanged; pass ``"basic-pitch"`` for basic-pitch itself.
     onset_threshold, frame_threshold : float, optional
         HPPNet's decoding thresholds (default 0.4 each, not basic-pitch's 0.5/0.3).
     minimum_note_length : float, optional
@@ -151,8 +196,6 @@ def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_th
         50 frames/s; ``midi_data``: pretty_midi.PrettyMIDI; ``note_events``:
         basic-pitch-style tuples.
     """
-    from .registry import load_transcriber
-
     refused = [name for name, given in (("multiple_pitch_bends=True", multiple_pitch_bends),
                                         ("melodia_trick", melodia_trick is not _NOT_GIVEN),
                                         ("debug_file", debug_file is not None)) if given]
@@ -169,15 +212,9 @@ def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_th
         if thresholds:
             raise ValueError("pass thresholds when loading the transcriber, not with a loaded one")
         transcriber = model_or_model_path
-    elif isinstance(model_or_model_path, (str, Path)) and Path(model_or_model_path).suffix in (".pt", ".pth"):
-        from .transcriber import HPPNetTranscriber
-
-        transcriber = HPPNetTranscriber(checkpoint=model_or_model_path, **thresholds, **transcriber_options)
     else:
-        name = None if model_or_model_path is None else str(model_or_model_path)
-        transcriber = load_transcriber(name, **thresholds, **transcriber_options)
-    if transcriber is not model_or_model_path and minimum_note_length is not None and hasattr(transcriber, "min_note_ms"):
-        transcriber.min_note_ms = float(minimum_note_length)  # ours, built for this call: replaces the weights' value
+        transcriber = _cached_transcriber(model_or_model_path, {**thresholds, **transcriber_options},
+                                          minimum_note_length)
     result = transcriber.transcribe(audio_path, sample_rate=sample_rate, return_rolls=True)
     notes = [n for n in result.notes if n.duration * 1000.0 >= (minimum_note_length or 0.0) - 1e-6]
     if minimum_frequency is not None or maximum_frequency is not None:

@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".m4a")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".m4a", ".aac")
+"""What a folder scan picks up (.m4a/.aac need the av extra; video files only when named)."""
 FORMATS = ("mid", "csv", "ns", "npz")
 OUTPUT_NAMES = {"mid": "{stem}.mid", "csv": "{stem}.csv", "ns": "{stem}.ns.pb",
                 "npz": "{stem}.rolls.npz", "png": "{stem}.png"}

@@ -11,7 +11,10 @@ from .batch import FORMATS, transcribe_collection
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="hppnet", description="Piano transcription with HPPNet.")
+    parser.add_argument("--version", action="version", version=f"hppnet-plugin {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("transcribe", help="transcribe audio files and folders",
                        description="Transcribe audio files (folders are searched recursively). "
@@ -28,11 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
     t.add_argument("--precision", default="auto", choices=C.PRECISIONS,
                    help="model arithmetic: auto = bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32")
-    t.add_argument("--threads", type=int, help="CPU threads")
+    t.add_argument("--threads", type=int,
+                   help="CPU threads for the model (default: torch's, one per core)")
     t.add_argument("--format", default="mid", help=f"comma-separated outputs from {','.join(FORMATS)} (default mid)")
     t.add_argument("--plot", action="store_true", help="also write a PNG piano roll (needs matplotlib)")
     t.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no line per file; errors and the closing summary still print")
     c = t.add_argument_group("collections", "resumable batches, shards for array jobs, and Ray")
     c.add_argument("--manifest", metavar="PATH.jsonl",
                    help="append one JSON row per input as it finishes (input, outputs, status ok/failed/skipped, "
@@ -44,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on Ray (extra: hppnet-plugin[ray]): a local Ray when no ADDRESS is given, "
                         "'auto' or host:port / ray://host:port for a running cluster")
     c.add_argument("--actors", type=int, help="Ray actors (default: one per GPU, or CPUs / threads on CPU nodes)")
-    sub.add_parser("list", help="show registered transcribers and whether each loads")
+    sub.add_parser("list", help="show registered transcribers, whether each loads, and the default")
     return parser
 
 
@@ -77,6 +82,11 @@ def cmd_transcribe(args) -> int:
         from .ray_batch import RAY_MISSING
 
         print(f"error: {RAY_MISSING}", file=sys.stderr)
+        return 2
+    if args.output_dir and "://" not in args.output_dir and os.path.exists(args.output_dir) \
+            and not os.path.isdir(args.output_dir):
+        print(f"error: -o {args.output_dir} is an existing file; -o takes a folder (it is created if missing)",
+              file=sys.stderr)
         return 2
     if args.actors is not None and args.actors < 1:
         print(f"error: --actors must be >= 1; got {args.actors}", file=sys.stderr)
@@ -115,14 +125,16 @@ def cmd_list(args) -> int:
     import warnings
 
     from .registry import check_transcribers, describe_transcribers
+    from .weights import best_shipped_name
 
     targets = dict(describe_transcribers())
+    default = best_shipped_name()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rows = check_transcribers()
     for name, ok, message in rows:
         status = (f"ok ({message})" if message else "ok") if ok else f"cannot load: {message}"
-        print(f"{name:16s} {targets.get(name, ''):48s} {status}")
+        print(f"{name:16s} {targets.get(name, ''):48s} {status}{'  [default]' if name == default else ''}")
     return 0
 
 

@@ -70,7 +70,7 @@ def test_bad_files(tmp_path):
     with pytest.raises(ValueError, match="empty"):
         AudioSource(tmp_path / "empty.wav")
     (tmp_path / "text.wav").write_text("this is not audio at all " * 20)
-    with pytest.raises(ValueError, match="cannot read .* as audio"):
+    with pytest.raises(ValueError, match=r"not a readable audio file \(extension \.wav, content looks like text\)"):
         AudioSource(tmp_path / "text.wav")
     with pytest.raises(ValueError, match="is a folder"):
         AudioSource(tmp_path)
@@ -93,3 +93,52 @@ def test_formats(tmp_path, suffix, fmt):
     sf.write(tmp_path / f"a{suffix}", tone, 22050, format=fmt)
     audio = load_audio(tmp_path / f"a{suffix}")
     assert abs(len(audio) - len(tone) * SR / 22050) < (2000 if fmt == "MP3" else 5)  # MP3 adds codec padding
+
+
+def test_a_text_file_named_mp3_says_so_and_keeps_the_decoder_quiet(tmp_path, capfd):
+    fake = tmp_path / "song.mp3"
+    fake.write_text("not an mp3 but a shopping list\n" * 400)
+    with pytest.raises(ValueError) as error:
+        AudioSource(fake)
+    message = str(error.value)
+    assert "not a readable audio file" in message and "extension .mp3, content looks like text" in message
+    assert "does not exist" not in message
+    assert "MPEG" not in capfd.readouterr().err  # libmpg123's resync notes stay off the terminal
+
+
+def _write_m4a(path, seconds=2.0, rate=44100, freq=440.0):
+    av = pytest.importorskip("av", reason="PyAV is the av extra (pip install 'hppnet-plugin[av]')")
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "stereo"
+        for start in range(0, len(samples), 1024):
+            chunk = samples[start:start + 1024]
+            frame = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]), format="fltp", layout="stereo")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def test_m4a_phone_recordings_are_decoded_with_pyav(tmp_path):
+    path = tmp_path / "phone.m4a"
+    _write_m4a(path)
+    source = AudioSource(path)
+    assert source.sample_rate == 44100 and abs(source.duration_s - 2.0) < 0.1
+    audio = source.read_all()
+    assert abs(len(audio) / SR - 2.0) < 0.1
+    spectrum = np.abs(np.fft.rfft(audio[SR // 4: SR // 4 + SR]))
+    assert abs(np.argmax(spectrum) - 440) <= 2  # 1 Hz bins: the tone survives, at its pitch
+
+
+def test_m4a_without_pyav_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    path = tmp_path / "phone.m4a"
+    path.write_bytes(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 100)
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(ValueError, match=r"pip install 'hppnet-plugin\[av\]'"):
+        AudioSource(path)

@@ -7,8 +7,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# -S: no site hooks, so no editable-install finder; site-packages are added as plain paths.
-PRELUDE = "import sys, site; sys.path[1:1] = site.getsitepackages(); "
+# -S: no site hooks, so no editable-install finder; this interpreter's site-packages are added as
+# plain paths. They are read here, where site has run: under -S a virtual environment's
+# site.getsitepackages() names the base interpreter's, which need not have our dependencies.
+SITE_PACKAGES = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
+PRELUDE = f"import sys; sys.path[1:1] = {SITE_PACKAGES!r}; "
 
 
 def run_in_checkout(code: str):

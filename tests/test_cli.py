@@ -8,14 +8,16 @@ from hppnet_plugin.adapters.midi import read_midi
 from hppnet_plugin.cli import main
 
 
-def test_transcribe_folder_with_formats_and_plot(tiny_checkpoint, wav_file, tmp_path, capsys):
+def test_transcribe_folder_with_formats_and_plot(wav_file, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "out"
     code = main(["transcribe", str(wav_file.parent), "-o", str(out), "--model", "hppnet-tiny",
-                 "--checkpoint", str(tiny_checkpoint), "--format", "mid,csv,npz", "--plot", "--quiet"])
+                 "--format", "mid,csv,npz", "--plot", "--quiet"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["tone.csv", "tone.mid", "tone.png", "tone.rolls.npz"]
-    assert [n.pitch for n in read_csv(out / "tone.csv")] == [n.pitch for n in read_midi(out / "tone.mid")]
+    pitches = [n.pitch for n in read_csv(out / "tone.csv")]
+    assert 60 in pitches  # the shipped weights hear the fixture's C4 ...
+    assert pitches == [n.pitch for n in read_midi(out / "tone.mid")]  # ... and both formats say so
     assert (out / "tone.png").read_bytes()[:4] == b"\x89PNG"
     assert "1 of 1 files transcribed" in capsys.readouterr().err
 
@@ -51,6 +53,31 @@ def test_list_shows_backends():
     for name, filename in SHIPPED.items():  # the backend's own note, not a table the CLI reads
         line = next(row for row in out.stdout.splitlines() if row.startswith(name + " "))
         assert ("no shipped weights" in line) == (not (WEIGHTS_DIR / filename).exists()), line
+
+
+def test_list_marks_the_default_and_version_prints(capsys):
+    from hppnet_plugin import __version__
+    from hppnet_plugin.weights import best_shipped_name
+
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line.split()[0] for line in lines if line.endswith("[default]")]
+    assert marked == [best_shipped_name()]
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"hppnet-plugin {__version__}"
+
+
+def test_output_dir_that_is_a_file_stops_before_loading(wav_file, tmp_path, capsys, monkeypatch):
+    from hppnet_plugin import registry
+
+    monkeypatch.setattr(registry, "load_transcriber", lambda *a, **k: pytest.fail("loaded a model"))
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    assert main(["transcribe", str(wav_file), "-o", str(afile)]) == 2
+    err = capsys.readouterr().err
+    assert "is an existing file" in err and "Traceback" not in err and "Errno" not in err
+    assert afile.read_text() == "keep me"
 
 
 def test_missing_optional_dependency_stops_before_any_work(wav_file, tmp_path, capsys, monkeypatch):

@@ -88,15 +88,18 @@ def test_contradictions_and_collisions_stop_before_any_work(collection, wav_file
 def test_shard_cli_and_url_output(collection, tiny_checkpoint, tmp_path, capsys):
     pytest.importorskip("pyarrow")
     out = tmp_path / "bucket"
-    written = []
+    written, codes = [], []
     for k in (1, 2):
         manifest = tmp_path / f"shard{k}.jsonl"
-        main(["transcribe", str(collection), "-o", f"file://{out}", "--shard", f"{k}/2",
-              "--manifest", str(manifest)] + _options(tiny_checkpoint))
+        code = main(["transcribe", str(collection), "-o", f"file://{out}", "--shard", f"{k}/2",
+                     "--manifest", str(manifest)] + _options(tiny_checkpoint))
+        codes.append(code)
         written.append({r["input"] for r in read_manifest(manifest)})
+    assert sorted(codes) == [0, 1]  # the shard holding broken.wav reports it (1); the other succeeds
     assert written[0].isdisjoint(written[1]) and len(written[0] | written[1]) == 4
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mid")) == ["a.mid", "b.mid", "sub/c.mid"]
-    assert not list(out.rglob("*.tmp-*"))
+    leftovers = [p.name for p in out.rglob("*") if p.is_file() and p.suffix not in (".mid",)]
+    assert leftovers == []  # no temporary file (atomic_write's .<name>.XXXX.tmp) left behind
 
 
 def test_plan_keeps_outputs_beside_inputs_without_output_dir(collection):

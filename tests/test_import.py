@@ -17,8 +17,18 @@ def test_import_is_light_and_fast():
 def test_public_api():
     import hppnet_plugin
 
-    for name in ("load_transcriber", "available_transcribers", "register_transcriber", "Note", "Transcription"):
-        assert hasattr(hppnet_plugin, name)
+    from hppnet_plugin.notes import Note
+    from hppnet_plugin.registry import available_transcribers, load_transcriber, register_transcriber
+    from hppnet_plugin.transcription import Transcription
+
+    assert (hppnet_plugin.load_transcriber, hppnet_plugin.available_transcribers, hppnet_plugin.register_transcriber,
+            hppnet_plugin.Note, hppnet_plugin.Transcription) == (load_transcriber, available_transcribers,
+                                                                 register_transcriber, Note, Transcription)
+    assert {"hppnet-tiny", "hppnet-base", "hppnet-sp", "basic-pitch"} <= set(hppnet_plugin.available_transcribers())
+    note = hppnet_plugin.Note(0.5, 1.0, 60, 80)
+    assert (note.start, note.end, note.pitch, note.velocity) == (0.5, 1.0, 60, 80)
+    assert set(hppnet_plugin.__all__) >= {"load_transcriber", "available_transcribers", "register_transcriber",
+                                          "Note", "Transcription", "__version__"}
 
 
 def _imports(path):

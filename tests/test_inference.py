@@ -40,14 +40,27 @@ def test_stitched_windows_equal_one_pass_and_keep_every_note():
     assert decoder.finish() == decode_rolls(whole["onset"], whole["frame"], whole["velocity"])
 
 
-def test_device_choice():
-    assert choose_device("cpu").type == "cpu"
-    assert choose_device("auto").type in ("cpu", "cuda", "mps")
-    if not torch.cuda.is_available():
-        import pytest
+def test_device_choice(monkeypatch):
+    import pytest
 
-        with pytest.raises(ValueError, match="CUDA is not available"):
-            choose_device("cuda")
+    assert choose_device("cpu").type == "cpu"
+    # "auto" prefers CUDA, then MPS, then the CPU: what the machine has decides, in that order.
+    mps = getattr(torch.backends, "mps", None)
+    for cuda, apple, expected in ((True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        if mps is not None:
+            monkeypatch.setattr(mps, "is_available", lambda apple=apple: apple)
+        elif expected == "mps":
+            continue
+        assert choose_device("auto").type == expected
+    monkeypatch.undo()
+    assert choose_device("auto").type == ("cuda" if torch.cuda.is_available() else
+                                          "mps" if mps is not None and mps.is_available() else "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        choose_device("cuda")
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        choose_device("gpu0")
 
 
 def test_long_stream_keeps_memory_bounded():

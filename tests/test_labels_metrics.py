@@ -68,3 +68,76 @@ def test_metrics_match_mir_eval_directly():
     assert 0.5 < got["frame"][2] < 1.0
     assert M.transcription_metrics(ref, ref)["frame"] == (1.0, 1.0, 1.0)
     assert M.transcription_metrics(ref, [])["note"] == (0.0, 0.0, 0.0)
+
+
+def _random_notes(rng, n=60, seconds=20.0):
+    from hppnet_plugin.notes import Note
+
+    notes = []
+    for _ in range(n):
+        start = float(rng.uniform(0, seconds))
+        notes.append(Note(round(start, 3), round(start + float(rng.uniform(0.05, 2.0)), 3),
+                          int(rng.integers(40, 80)), int(rng.integers(20, 127))))
+    return notes
+
+
+def test_frame_metrics_are_mir_eval_multipitch_and_agree_with_a_direct_count():
+    """Frame P/R/F1 come from mir_eval.multipitch (the Onsets and Frames protocol) over the label
+    rolls; on the same rolls they equal counting the frames by hand."""
+    from hppnet_plugin.training.labels import notes_to_rolls
+    from hppnet_plugin.training.metrics import frame_metrics
+
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        ref, est = _random_notes(rng), _random_notes(rng)
+        est += ref[:30]  # some overlap, so precision and recall are neither 0 nor 1
+        p, r, f = frame_metrics(ref, est)
+        n = int(np.ceil(max(x.end for x in ref + est) * 50)) + 2
+        a, b = (notes_to_rolls(x, n)["frame"].astype(bool) for x in (ref, est))
+        tp = int((a & b).sum())
+        assert p == pytest.approx(tp / b.sum()) and r == pytest.approx(tp / a.sum())
+        assert f == pytest.approx(2 * p * r / (p + r)) and 0.2 < f < 0.9
+    assert frame_metrics([], est) == (0.0, 0.0, 0.0) and frame_metrics(ref, []) == (0.0, 0.0, 0.0)
+
+
+def _without_same_key_overlaps(notes):
+    from hppnet_plugin.notes import Note
+
+    notes, out = sorted(notes, key=lambda x: (x.start, x.pitch)), []
+    for i, n in enumerate(notes):
+        following = [m.start for m in notes[i + 1:] if m.pitch == n.pitch and m.start > n.start]
+        end = min([n.end] + [f - 0.01 for f in following[:1]])
+        if end - n.start >= 0.02:
+            out.append(Note(n.start, round(end, 3), n.pitch, n.velocity))
+    return out
+
+
+def test_sustain_extension_matches_note_seq():
+    """Our pedal rule (adapters/pretty_midi.apply_sustain) against note_seq's
+    sequences_lib.apply_sustain_control_changes, on random notes and pedalling."""
+    note_seq = pytest.importorskip("note_seq", reason="the note-seq extra (pip install 'hppnet-plugin[note-seq]')")
+    from note_seq import sequences_lib
+
+    from hppnet_plugin.adapters.pretty_midi import apply_sustain, sustain_intervals
+
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        notes = _without_same_key_overlaps(_random_notes(rng, 80))  # as a MIDI file holds them
+        pedal, t = [], float(rng.uniform(0, 1))
+        while t < 20:
+            down = round(t, 3) + 0.0005  # pedal times never coincide with note times
+            up = round(down + float(rng.uniform(0.3, 3.0)), 3) + 0.0005
+            pedal += [(down, 127), (up, 0)]
+            t = up + float(rng.uniform(0.1, 2.0))
+        ours = apply_sustain(notes, sustain_intervals(pedal, max(n.end for n in notes)))
+        seq = note_seq.NoteSequence()
+        for n in notes:
+            seq.notes.add(start_time=n.start, end_time=n.end, pitch=n.pitch, velocity=n.velocity)
+        for time_s, value in pedal:
+            seq.control_changes.add(time=time_s, control_number=64, control_value=value)
+        seq.total_time = max(n.end for n in notes)
+        theirs = sequences_lib.apply_sustain_control_changes(seq)
+        key = lambda x: (round(x[0], 4), x[1], round(x[2], 4))  # noqa: E731
+        a = sorted(key((n.start, n.pitch, n.end)) for n in ours)
+        b = sorted(key((n.start_time, n.pitch, n.end_time)) for n in theirs.notes)
+        assert a == b

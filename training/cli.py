@@ -10,7 +10,8 @@ def _add_synth(sub):
     from .render import DEFAULT_EXTRA_TRAIN_SOUNDFONTS, DEFAULT_HOLDOUT_SOUNDFONT, DEFAULT_TRAIN_SOUNDFONTS
 
     p = sub.add_parser("synth", help="render a synthetic piano corpus in the MAESTRO v3 layout",
-                       description="Render a synthetic piano corpus (MAESTRO v3 layout).")
+                       description="Render a synthetic piano corpus (MAESTRO v3 layout).",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("root", help="output folder (re-running continues an unfinished corpus)")
     p.add_argument("--midi-dir", help="folder of MIDI files to use as music (searched recursively)")
     p.add_argument("--music21", action="store_true", help="also convert music21's own corpus to MIDI")
@@ -49,7 +50,7 @@ def _add_synth(sub):
                    help="training-only note-free clips of speech (espeak-ng): alone, over noise, crowds")
     p.add_argument("--speech-textures", type=int, default=0,
                    help="training-only textures with a spoken announcement before or after them")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the corpus is a function of this seed (and the options)")
     p.add_argument("--workers", type=int, default=0, help="parallel renders (0: all cores)")
 
 
@@ -116,6 +117,7 @@ def main(argv=None) -> int:
     for add, _ in COMMANDS.values():
         add(sub)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         COMMANDS[args.command][1](args)

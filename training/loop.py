@@ -11,6 +11,8 @@ Re-running the same command resumes from ``last.pt``.
 """
 from __future__ import annotations
 
+import argparse
+
 import csv
 import dataclasses
 import hashlib
@@ -47,18 +49,20 @@ METRIC_COLUMNS = ["step", "wall_s", "kind", "lr", "loss_total", "loss_onset", "l
 
 
 def add_arguments(sub):
-    p = sub.add_parser("train", help="train an HPPNet variant",
+    p = sub.add_parser("train", help="train an HPPNet variant", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Train HPPNet on a MAESTRO-layout corpus (real or synthetic) or MAPS. "
                                    "Re-running with the same --out resumes.")
     p.add_argument("--data", required=True, help="dataset root (MAESTRO layout, or MAPS with --dataset maps)")
-    p.add_argument("--dataset", default="maestro", choices=["maestro", "maps"])
+    p.add_argument("--dataset", default="maestro", choices=["maestro", "maps"],
+                   help="layout of --data: MAESTRO v3 (also the synth corpus) or MAPS")
     p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv)")
-    p.add_argument("--variant", default="sp", choices=["sp", "base", "tiny"])
+    p.add_argument("--variant", default="sp", choices=["sp", "base", "tiny"],
+                   help="model size: sp (the paper's, separate onset trunk), base (one trunk), tiny (fast)")
     p.add_argument("--channels", type=int, default=None, help="override E (trunk channels)")
     p.add_argument("--steps", type=int, default=200_000, help="total optimizer steps")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--crop-seconds", type=float, default=20.0)
-    p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--batch-size", type=int, default=4, help="crops per optimizer step (per process)")
+    p.add_argument("--crop-seconds", type=float, default=20.0, help="length of each training crop")
+    p.add_argument("--lr", type=float, default=6e-4, help="Adam learning rate (the paper's 6e-4)")
     p.add_argument("--lr-decay-steps", type=int, default=10_000, help="multiply lr by --lr-decay every N steps")
     p.add_argument("--lr-decay", type=float, default=0.98)
     p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
@@ -86,7 +90,7 @@ def add_arguments(sub):
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--cache", default=None, help="feature cache folder (default <data>/.hppnet-cache)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     p.add_argument("--amp", default="auto", choices=["auto", "off"],
                    help="mixed precision: bf16 on CPUs with native bf16, else (CUDA included) fp32")
@@ -94,11 +98,11 @@ def add_arguments(sub):
     p.add_argument("--cache-only", action="store_true", help="fill the feature cache, then exit")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--cache-workers", type=int, default=1, help="processes computing the feature cache")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the model, the crops and their order")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard event files to <out>/tensorboard (needs tensorboard; "
                         "opt-in because importing it pulls in TensorFlow where that is installed)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
 
 
 def _distributed():
@@ -356,7 +360,8 @@ def _write_run_json(out: Path, args, config, trainee: Trainee, train_paths, val_
                     device, world: int, step: int) -> dict:
     """run.json: the command, arguments, configuration and data of the run, and every (re)start
     of it with the step it started from (the full provenance)."""
-    info = {"command": " ".join(shlex.quote(a) for a in ["python", "-m", "hppnet_plugin.training"] + sys.argv[1:]),
+    argv = getattr(args, "argv", None) or sys.argv[1:]  # main(argv) called from Python: its own argv
+    info = {"command": " ".join(shlex.quote(a) for a in ["python", "-m", "hppnet_plugin.training"] + list(argv)),
             "args": vars(args), "config": config.to_dict(), "parameters": count_parameters(trainee.model),
             "train_pieces": len(train_paths), "train_hours": dataset.total_frames / 50 / 3600,
             "validation_pieces": len(val_paths), "corpus_manifest_sha256": _manifest_hash(data_root),

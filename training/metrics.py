@@ -1,7 +1,8 @@
 """Transcription metrics (paper protocol, mir_eval). Used by validation and evaluation.
 
-frame: P/R/F1 over the 88 x T piano roll at 20 ms (both rolls built with the
-label code); note: onsets within 50 ms; note+offset: offset_ratio 0.2 (min 50 ms);
+frame: mir_eval.multipitch's precision and recall over the 88 x T piano roll at 20 ms
+(both rolls built with the label code), as the Onsets and Frames evaluation does; note:
+onsets within 50 ms; note+offset: offset_ratio 0.2 (min 50 ms);
 note+offset+velocity: mir_eval.transcription_velocity (tolerance 0.1).
 References are the (sustain-extended) annotation times, not a re-quantised roll.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+
+from hppnet_plugin import constants as C
 
 from .labels import notes_to_rolls
 
@@ -27,19 +30,30 @@ def _arrays(notes):
     return intervals, pitches_hz, velocities
 
 
-def _prf(tp, n_est, n_ref):
-    p = tp / n_est if n_est else 0.0
-    r = tp / n_ref if n_ref else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return p, r, f
+def _roll_as_multipitch(roll: np.ndarray):
+    """A (frames, 88) boolean roll as mir_eval.multipitch's (times, [Hz arrays per frame])."""
+    import mir_eval
+
+    hz = mir_eval.util.midi_to_hz(np.arange(C.MIN_PITCH, C.MAX_PITCH + 1, dtype=np.float64))
+    times = np.arange(len(roll)) / C.FRAMES_PER_SECOND
+    return times, [hz[row] for row in roll]
 
 
 def frame_metrics(ref_notes, est_notes) -> tuple:
+    """(precision, recall, F1) of the frame rolls, by mir_eval.multipitch."""
+    import mir_eval
+
     end = max([n.end for n in ref_notes] + [n.end for n in est_notes] + [0.0])
-    n_frames = int(np.ceil(end * 50)) + 2
+    n_frames = int(np.ceil(end * C.FRAMES_PER_SECOND)) + 2
     ref = notes_to_rolls(ref_notes, n_frames)["frame"].astype(bool)
     est = notes_to_rolls(est_notes, n_frames)["frame"].astype(bool)
-    return _prf(int((ref & est).sum()), int(est.sum()), int(ref.sum()))
+    if not ref.any() or not est.any():
+        return 0.0, 0.0, 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = mir_eval.multipitch.evaluate(*_roll_as_multipitch(ref), *_roll_as_multipitch(est))
+    p, r = float(scores["Precision"]), float(scores["Recall"])
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
 def transcription_metrics(ref_notes, est_notes) -> dict:
