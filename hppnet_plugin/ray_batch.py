@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 import os
 from typing import Callable, Optional
 
@@ -63,8 +64,13 @@ def run_on_ray(jobs: list, model: str, options: dict, need_rolls: bool, overwrit
     from tqdm import tqdm
 
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-dataset INFO lines; errors still show
+    # The "progress bars disabled" warning answers our own choice (one bar, the driver's).
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     if not ray.is_initialized():
         init = {"address": address} if address else {"num_cpus": os.cpu_count()}
+        # A local Ray of ours turns token authentication on and says so; that is the safe default,
+        # not news for every run.
+        logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
         try:
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **init)
         except Exception as error:  # no cluster at the address, a version mismatch, ...
@@ -86,18 +92,26 @@ def run_on_ray(jobs: list, model: str, options: dict, need_rolls: bool, overwrit
         options["threads"] = threads
         per_actor = {"num_cpus": threads}
         actors = actors or max(1, int(resources.get("CPU", 1)) // threads)
+    # A failed actor is a failed row, not a restart: no restart also means no "constructor
+    # arguments in the object store and max_restarts > 0" error line on every run.
+    per_actor["max_restarts"] = 0
     if actors < 1:
         raise ValueError(f"actors must be >= 1; got {actors}")
+    actors = min(actors, max(1, len(jobs)))  # an actor without a file would only load a model
 
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # one bar, the driver's
     context.execution_options.preserve_order = False  # rows as they finish
     dataset = ray.data.from_items([{"job": json.dumps(job.to_dict())} for job in jobs],
                                   override_num_blocks=len(jobs))
-    results = dataset.map_batches(
-        TranscribeActor, batch_size=1, concurrency=actors, **per_actor,
-        fn_constructor_kwargs={"model": model, "options": options, "need_rolls": need_rolls,
-                               "overwrite": overwrite, "keep_existing": skip_existing})
+    with warnings.catch_warnings():
+        # max_restarts has no named parameter yet; the generic remote arguments carry it
+        # (ray is pinned below the release that removes them).
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        results = dataset.map_batches(
+            TranscribeActor, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors), **per_actor,
+            fn_constructor_kwargs={"model": model, "options": options, "need_rolls": need_rolls,
+                                   "overwrite": overwrite, "keep_existing": skip_existing})
     bar = tqdm(total=len(jobs), unit="file", desc=f"transcribing ({actors} Ray actors)", disable=not progress)
     try:
         for item in results.iter_rows():

@@ -2,6 +2,8 @@
 same batch on a local Ray (2 CPUs, seconds of audio)."""
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -168,3 +170,14 @@ def test_ray_missing_is_a_clear_error(wav_file, monkeypatch, capsys):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
     assert main(["transcribe", str(wav_file), "--ray"]) == 2
     assert "pip install 'hppnet-plugin[ray]'" in capsys.readouterr().err
+
+
+def test_a_normal_ray_run_prints_no_warnings_or_errors(wav_file, tmp_path):
+    """A local Ray run from the command line: the summary line, and nothing from Ray itself
+    (deprecations, token notices, actor restart errors, disabled progress bars)."""
+    pytest.importorskip("ray")
+    result = subprocess.run([sys.executable, "-m", "hppnet_plugin.cli", "transcribe", str(wav_file), "-o",
+                             str(tmp_path / "o"), "--ray", "--actors", "1", "--threads", "1", "--quiet",
+                             "--model", "hppnet-tiny"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == ["1 of 1 files transcribed"], result.stderr[-2000:]

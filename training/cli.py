@@ -83,8 +83,8 @@ def run_synth(args):
 
 
 def _add_upgrade(sub):
-    p = sub.add_parser("upgrade-checkpoint", help="convert a pre-0.2 training checkpoint to the safe format",
-                       description="Rewrite a training checkpoint written before hppnet-plugin 0.2 so that it "
+    p = sub.add_parser("upgrade-checkpoint", help="convert a training checkpoint of the older pickled format to the safe one",
+                       description="Rewrite a training checkpoint of the older pickled format so that it "
                                    "loads weights-only. Reading the old file unpickles it, which can run code "
                                    "from it: run this only on checkpoints you trust (your own runs).")
     p.add_argument("checkpoint", nargs="+", help="last.pt / best.pt files, rewritten in place")

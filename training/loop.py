@@ -169,13 +169,13 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
         raise ValueError(f"{path} cannot be loaded safely (weights-only): {str(error).splitlines()[0]}. "
-                         "A checkpoint written by hppnet-plugin before 0.2 holds NumPy objects; if you "
+                         "A checkpoint in the older pickled format holds NumPy objects; if you "
                          "trust the file, convert it once with `python -m hppnet_plugin.training "
                          f"upgrade-checkpoint {path}`") from None
 
 
 def upgrade_checkpoint(path) -> Path:
-    """Rewrite a pre-0.2 training checkpoint (NumPy RNG state pickled as objects) in the
+    """Rewrite a training checkpoint of the older pickled format (NumPy RNG state as objects) in the
     weights-only-loadable form. Unpickling the old file runs code from it: only for files you trust."""
     path = Path(path)
     state = torch.load(path, map_location="cpu", weights_only=False)
