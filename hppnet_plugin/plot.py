@@ -1,11 +1,37 @@
-"""A piano-roll picture: notes drawn over the onset/frame probabilities."""
+"""A piano-roll picture for musicians: rows of 30 s, note names at every C with the black keys
+shaded, notes filled in a velocity colour over the onset/frame probabilities, and the file
+name in the title. Files longer than ``max_seconds`` (default 10 minutes, 20 rows) are drawn up
+to there, and the title says so."""
 from __future__ import annotations
 
 from . import constants as C
 
+ROW_SECONDS = 30.0
+BLACK_KEYS = {1, 3, 6, 8, 10}  # pitch classes of the black keys
+NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
-def plot_transcription(result, file, max_seconds: float = 600.0):
-    """Write a PNG of ``result`` (needs its rolls for the background) to a file object."""
+
+def note_name(pitch: int) -> str:
+    """MIDI 60 -> "C4"."""
+    return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def pitch_range(notes) -> tuple:
+    """Lowest and highest key drawn: the notes' range widened to whole octaves (C to B), at
+    least two octaves, within A0-C8."""
+    if not notes:
+        return C.MIN_PITCH, C.MAX_PITCH
+    lo = max(C.MIN_PITCH, (min(n.pitch for n in notes) // 12) * 12)
+    hi = min(C.MAX_PITCH, (max(n.pitch for n in notes) // 12) * 12 + 11)
+    while hi - lo < 23:
+        lo, hi = max(C.MIN_PITCH, lo - 12), min(C.MAX_PITCH, hi + 12)
+        if lo == C.MIN_PITCH and hi == C.MAX_PITCH:
+            break
+    return lo, hi
+
+
+def plot_transcription(result, file, max_seconds: float = 600.0, title: str = None):
+    """Write a PNG of ``result`` (its rolls, when present, are the background) to a file object."""
     try:
         import matplotlib
 
@@ -16,36 +42,57 @@ def plot_transcription(result, file, max_seconds: float = 600.0):
     import numpy as np
 
     duration = min(max(result.duration, 1.0), max_seconds)
-    # At least 8 inches wide so the title, legend and colour bar fit on short files.
-    fig, ax = plt.subplots(figsize=(min(8 + duration / 2, 40), 6), dpi=100)
+    rows = int(np.ceil(duration / ROW_SECONDS))
+    row_len = min(ROW_SECONDS, duration)
+    lo, hi = pitch_range(result.notes)
+    keys = hi - lo + 1
+    height = max(1.6, 0.045 * keys + 0.5)
+    fig, axes = plt.subplots(rows, 1, figsize=(14, 0.9 + height * rows), dpi=100, squeeze=False,
+                             layout="constrained")
+    colours, norm = plt.cm.plasma, plt.Normalize(1, 127)
     fps = result.frames_per_second
-    if result.rolls and result.rolls.get("frame") is not None:
-        frame = result.rolls["frame"][: int(duration * fps)].T
-        onset = result.rolls["onset"][: int(duration * fps)].T
-        # White background; frame probability darkens to grey, onset probability turns red.
-        grey = 1 - 0.55 * frame
-        image = np.stack([grey, grey - 0.8 * onset, grey - 0.8 * onset], -1).clip(0, 1)
-        ax.imshow(image, origin="lower", aspect="auto", interpolation="nearest",
-                  extent=(0, frame.shape[1] / fps, C.MIN_PITCH - 0.5, C.MAX_PITCH + 0.5))
-    velocity_colours = plt.cm.viridis
-    for n in result.notes:
-        if n.start > duration:
-            break
-        ax.add_patch(plt.Rectangle((n.start, n.pitch - 0.4), n.duration, 0.8, fill=False,
-                                   edgecolor=velocity_colours(n.velocity / 127), linewidth=1))
-    ax.set_xlim(0, duration)
-    ax.set_ylim(C.MIN_PITCH - 0.5, C.MAX_PITCH + 0.5)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("MIDI pitch")
-    ax.set_title(f"{result.transcriber}: {len(result.notes)} notes")
-    from matplotlib.patches import Patch
+    rolls = result.rolls if result.rolls and result.rolls.get("frame") is not None else None
+    for r, ax in enumerate(axes[:, 0]):
+        t0, t1 = r * row_len, min((r + 1) * row_len, duration)
+        for p in range(lo, hi + 1):  # black keys as grey bands, like a keyboard turned sideways
+            if p % 12 in BLACK_KEYS:
+                ax.axhspan(p - 0.5, p + 0.5, color="0.93", zorder=0, linewidth=0)
+            if p % 12 == 0:
+                ax.axhline(p - 0.5, color="0.6", linewidth=0.6, zorder=1)
+        if rolls is not None:
+            a, b = int(t0 * fps), int(t1 * fps)
+            frame = rolls["frame"][a:b, lo - C.MIN_PITCH:hi - C.MIN_PITCH + 1].T
+            onset = rolls["onset"][a:b, lo - C.MIN_PITCH:hi - C.MIN_PITCH + 1].T
+            shade = np.zeros(frame.shape + (4,))
+            shade[..., :3] = np.stack([0.1 + 0.8 * onset, 0.1 * np.ones_like(onset), 0.1 * np.ones_like(onset)], -1)
+            shade[..., 3] = np.clip(0.35 * frame + 0.6 * onset, 0, 0.8)  # grey where held, red where struck
+            ax.imshow(shade, origin="lower", aspect="auto", interpolation="nearest", zorder=2,
+                      extent=(a / fps, a / fps + frame.shape[1] / fps, lo - 0.5, hi + 0.5))
+        for n in result.notes:
+            if n.end < t0 or n.start > t1:
+                continue
+            ax.add_patch(plt.Rectangle((n.start, n.pitch - 0.42), n.duration, 0.84, facecolor=colours(norm(n.velocity)),
+                                       edgecolor="black", linewidth=0.4, zorder=3))
+        ax.set_xlim(t0, t0 + row_len)
+        ax.set_ylim(lo - 0.5, hi + 0.5)
+        octaves = [p for p in range(lo, hi + 1) if p % 12 == 0]
+        ax.set_yticks(octaves, [note_name(p) for p in octaves], fontsize=8)
+        ax.tick_params(axis="x", labelsize=8)
+        if r == rows - 1:
+            ax.set_xlabel("time (s)")
+    name = title if title is not None else result.metadata.get("input", "") if result.metadata else ""
+    clock = lambda seconds: f"{int(seconds // 60)}:{int(seconds % 60):02d}"  # noqa: E731
+    cut = f", the first {clock(max_seconds)} of {clock(result.duration)}" if result.duration > max_seconds else ""
+    fig.suptitle(f"{name + ' - ' if name else ''}{result.transcriber or 'transcription'}: "
+                 f"{len(result.notes)} notes{cut}", fontsize=11)
+    scale = plt.cm.ScalarMappable(cmap=colours, norm=norm)
+    bar = fig.colorbar(scale, ax=axes[:, 0].tolist(), pad=0.01, fraction=0.02, aspect=20, shrink=min(1.0, 3.0 / rows))
+    bar.set_label("velocity (note colour)")
+    if rolls is not None:
+        from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(facecolor=(0.45, 0.45, 0.45), label="frame probability"),
-                       Patch(facecolor=(0.9, 0.1, 0.1), label="onset probability"),
-                       Patch(fill=False, edgecolor=velocity_colours(0.7), label="note (colour: velocity)")],
-              loc="upper right", fontsize="small", framealpha=0.9)
-    scale = plt.cm.ScalarMappable(cmap=velocity_colours, norm=plt.Normalize(0, 127))
-    fig.colorbar(scale, ax=ax, pad=0.01, fraction=0.03).set_label("velocity")
-    fig.tight_layout()
-    fig.savefig(file, format="png")
+        axes[0, 0].legend(handles=[Patch(facecolor=(0.1, 0.1, 0.1, 0.35), label="key held (frame probability)"),
+                                   Patch(facecolor=(0.9, 0.1, 0.1, 0.6), label="key struck (onset probability)")],
+                          loc="upper right", fontsize="x-small", framealpha=0.9)
+    fig.savefig(file, format="png", bbox_inches="tight")
     plt.close(fig)

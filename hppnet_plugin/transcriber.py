@@ -165,7 +165,8 @@ class HPPNetTranscriber:
         return Transcription(notes=notes, duration=source.duration_s, rolls=rolls,
                              config=self.config.to_dict(), transcriber=self.name,
                              frames_per_second=fps,
-                             metadata={"checkpoint": self.checkpoint, "precision": self.precision})
+                             metadata={"input": source.name, "checkpoint": self.checkpoint,
+                                       "precision": self.precision})
 
 
 # Registry factories. partial (not **options wrappers) keeps HPPNetTranscriber's

@@ -90,3 +90,27 @@ def test_missing_optional_dependency_stops_before_any_work(wav_file, tmp_path, c
     err = capsys.readouterr().err
     assert "--plot needs the plot extra" in err and "pip install '.[plot]'" in err
     assert not out.exists() or not any(out.iterdir())  # nothing written, nothing reported as failed
+
+
+def test_plot_rows_note_names_and_a_bounded_width():
+    """Long files become rows of 30 s (taller, never wider); the axis names every C."""
+    pytest.importorskip("matplotlib")
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from hppnet_plugin import Note, Transcription
+    from hppnet_plugin.plot import note_name, pitch_range, plot_transcription
+
+    assert [note_name(p) for p in (21, 60, 61, 108)] == ["A0", "C4", "C#4", "C8"]
+    assert pitch_range([Note(0, 1, 62, 80), Note(1, 2, 77, 80)]) == (60, 83)  # whole octaves, >= 2
+    sizes = {}
+    for seconds in (12, 95, 900):
+        notes = [Note(t, t + 0.3, 48 + int(t) % 30, 20 + int(7 * t) % 100) for t in np.arange(0, seconds, 0.5)]
+        buffer = io.BytesIO()
+        plot_transcription(Transcription(notes=notes, duration=float(seconds), transcriber="x"), buffer,
+                           title="piece.flac")
+        sizes[seconds] = Image.open(io.BytesIO(buffer.getvalue())).size
+    assert all(w <= 1500 for w, _ in sizes.values())
+    assert sizes[12][1] < sizes[95][1] < sizes[900][1] <= 20 * sizes[12][1]  # 1, 4 and 20 rows (10 min cap)
