@@ -19,8 +19,10 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".m
 FORMATS = ("mid", "csv", "ns", "npz")
 OUTPUT_NAMES = {"mid": "{stem}.mid", "csv": "{stem}.csv", "ns": "{stem}.ns.pb",
                 "npz": "{stem}.rolls.npz", "png": "{stem}.png"}
-MANIFEST_FIELDS = ("input", "outputs", "status", "error", "duration_s", "notes", "seconds",
-                   "transcriber", "weights_sha256", "finished")
+MANIFEST_FIELDS = ("input", "outputs", "status", "error", "duration_s", "notes", "confidence_mean",
+                   "low_confidence_fraction", "seconds", "transcriber", "weights_sha256", "finished")
+LOW_CONFIDENCE = 0.5
+"""Notes below this confidence count as doubtful in the manifest's ``low_confidence_fraction``."""
 
 
 def is_url(location) -> bool:
@@ -229,7 +231,8 @@ def weights_sha256(transcriber) -> Optional[str]:
 def row(job: Job, status: str, error: str = "", **values) -> dict:
     """A manifest row (every field present, in MANIFEST_FIELDS order)."""
     out = {"input": job.input, "outputs": list(job.outputs.values()), "status": status, "error": error,
-           "duration_s": None, "notes": None, "seconds": None, "transcriber": None, "weights_sha256": None,
+           "duration_s": None, "notes": None, "confidence_mean": None, "low_confidence_fraction": None,
+           "seconds": None, "transcriber": None, "weights_sha256": None,
            "finished": datetime.now().astimezone().isoformat(timespec="milliseconds")}
     out.update(values)
     return {k: out[k] for k in MANIFEST_FIELDS}
@@ -247,7 +250,16 @@ def run_job(transcriber, job: Job, transcriber_name: str, sha: Optional[str], ne
         return row(job, "failed", f"{type(error).__name__}: {error}",
                    seconds=round(time.perf_counter() - started, 3), **identity)
     return row(job, "ok", duration_s=round(result.duration, 3), notes=len(result.notes),
-               seconds=round(time.perf_counter() - started, 3), **identity)
+               seconds=round(time.perf_counter() - started, 3), **confidence_summary(result.notes), **identity)
+
+
+def confidence_summary(notes) -> dict:
+    """Mean confidence and the share of notes under LOW_CONFIDENCE (None without confidences)."""
+    values = [n.confidence for n in notes if n.confidence is not None]
+    if not values:
+        return {"confidence_mean": None, "low_confidence_fraction": None}
+    return {"confidence_mean": round(sum(values) / len(values), 4),
+            "low_confidence_fraction": round(sum(v < LOW_CONFIDENCE for v in values) / len(values), 4)}
 
 
 class Manifest:

@@ -6,7 +6,8 @@ Rule: a note starts at an onset peak (a frame whose onset probability is at leas
 the onset threshold and a local maximum in time); it lasts while the frame
 probability stays at or above the frame threshold, and ends earlier if the same
 key has a new onset peak. Velocity is the velocity head at the onset frame,
-times :data:`VELOCITY_SCALE` (the inverse of the label scaling), clamped to 1..127.
+times :data:`VELOCITY_SCALE` (the inverse of the label scaling), clamped to 1..127; the note's
+confidence is the onset probability at that peak.
 Notes shorter than ``min_note_ms`` are dropped (basic-pitch's ``minimum_note_length``): a
 note of one or two frames is mostly a blip where a sound starts or stops abruptly, such as
 mains hum at the start of a file, and rarely a played key (1.3 % of the validation notes are
@@ -61,12 +62,14 @@ class NoteDecoder:
         self._next_index = 0  # global index of the pending frame (or next frame)
         self._active_start = None  # (88,) start frame of the sounding note, -1 if none
         self._active_velocity = None
+        self._active_confidence = None
         self.notes = []
 
-    def _emit(self, key, start, end, velocity):
+    def _emit(self, key, start, end, velocity, confidence):
         end = max(end, start + 1)
         if end - start >= self.min_frames:
-            self.notes.append(Note(start / self.fps, end / self.fps, key + self.min_pitch, velocity))
+            self.notes.append(Note(start / self.fps, end / self.fps, key + self.min_pitch, velocity,
+                                   round(float(np.clip(confidence, 0.0, 1.0)), 4)))
 
     def push(self, onset, frame, velocity):
         """Add the next block of frames; each array is (frames, keys) in [0, 1]."""
@@ -82,6 +85,7 @@ class NoteDecoder:
             n_keys = onset.shape[1]
             self._active_start = np.full(n_keys, -1, dtype=np.int64)
             self._active_velocity = np.zeros(n_keys, dtype=np.int64)
+            self._active_confidence = np.zeros(n_keys, dtype=np.float32)
             self._prev_onset = np.zeros(n_keys, dtype=np.float32)
         if self._pending is not None:
             onset = np.concatenate([self._pending[0], onset])
@@ -100,7 +104,8 @@ class NoteDecoder:
             self._process(onset, frame, velocity, np.zeros_like(onset))
         if self._active_start is not None:
             for key in np.nonzero(self._active_start >= 0)[0]:
-                self._emit(key, self._active_start[key], self._next_index, self._active_velocity[key])
+                self._emit(key, self._active_start[key], self._next_index, self._active_velocity[key],
+                           self._active_confidence[key])
             self._active_start[:] = -1
         notes, self.notes = sort_notes(self.notes), []
         return notes
@@ -118,6 +123,7 @@ class NoteDecoder:
             stops = np.nonzero(inactive[:, key])[0]
             start = self._active_start[key]
             vel = self._active_velocity[key]
+            conf = self._active_confidence[key]
             local_start = -1 if start < 0 else None  # a carried note starts before this block
             cursor = 0  # first local frame not yet decided
             events = list(onsets) + [n]
@@ -130,15 +136,17 @@ class NoteDecoder:
                     end = stops[i] if i < len(stops) else n
                     end = min(end, next_on)
                     if end < n or next_on < n:
-                        self._emit(key, start, g0 + end, vel)
+                        self._emit(key, start, g0 + end, vel, conf)
                         start = -1
                 if next_on < n:
                     start = g0 + next_on
                     vel = velocity_to_midi(velocity[next_on, key])
+                    conf = onset[next_on, key]
                     local_start = next_on
                     cursor = next_on + 1
             self._active_start[key] = start
             self._active_velocity[key] = vel
+            self._active_confidence[key] = conf
         self._next_index = g0 + n
 
 

@@ -44,7 +44,7 @@ def test_midi_write_refuses_overwrite_and_leaves_no_temp_files(tmp_path):
 
 def test_csv_roundtrip(tmp_path):
     path = csv_adapter.write_csv(NOTES, tmp_path / "x.csv")
-    assert path.read_text().splitlines()[0] == "start_time_s,end_time_s,pitch_midi,velocity"
+    assert path.read_text().splitlines()[0] == "start_time_s,end_time_s,pitch_midi,velocity,confidence"
     assert csv_adapter.read_csv(path) == NOTES
 
 
@@ -56,7 +56,7 @@ def test_basic_pitch_note_events_roundtrip():
 
 def test_kong_events_roundtrip():
     events = kong.notes_to_kong_events(NOTES)
-    assert set(events[0]) == {"onset_time", "offset_time", "midi_note", "velocity"}
+    assert set(events[0]) == {"onset_time", "offset_time", "midi_note", "velocity", "confidence"}  # Kong's + ours
     assert kong.kong_events_to_notes(events) == NOTES
 
 

@@ -47,17 +47,22 @@ def parse_transcriber(spec: str):
 
 
 def evaluate(transcriber, pieces, errors: bool = False) -> dict:
-    rows, counts = [], {}
+    rows, counts, confidence = [], {}, {}
     for piece in pieces:
         started = time.time()
         result = transcriber.transcribe(piece.audio_path)
         reference = piece.notes()
         scores = M.flatten(M.transcription_metrics(reference, result.notes))
         rows.append({"piece": piece.name, "seconds": round(time.time() - started, 2), **scores})
+        for key, (n, right) in M.confidence_counts(reference, result.notes).items():
+            total = confidence.get(key, (0, 0))
+            confidence[key] = (total[0] + n, total[1] + right)
         if errors:
             for key, value in M.error_counts(reference, result.notes).items():
                 counts[key] = counts.get(key, 0) + value
     out = {"pieces": rows, "summary": M.summarize(rows)}
+    if confidence:  # how often a note of each confidence was wrong (no reference note there)
+        out["confidence"] = M.confidence_table(confidence)
     if errors:
         out["errors"] = {"counts": counts, **M.error_table(counts)}
     return out

@@ -55,6 +55,22 @@ def _validation_history(run_dir: Path) -> list:
                 if row["kind"] == "validation"]
 
 
+def _confidence_on_validation(items, calibration: dict, fps: float) -> dict:
+    """How often the notes of each confidence bin were wrong on the validation pieces, decoded
+    with the chosen thresholds: what a confidence value means for these weights."""
+    from hppnet_plugin.decoding import decode_rolls
+
+    from .metrics import confidence_counts, confidence_table
+
+    total = {}
+    for rolls, reference in items:
+        notes = decode_rolls(rolls["onset"], rolls["frame"], rolls["velocity"], calibration["onset_threshold"],
+                             calibration["frame_threshold"], fps, calibration["min_note_ms"])
+        for key, (n, right) in confidence_counts(reference, notes).items():
+            total[key] = (total.get(key, (0, 0))[0] + n, total.get(key, (0, 0))[1] + right)
+    return confidence_table(total)
+
+
 def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibrate=None,
            dataset: str = "maestro", cache=None) -> Path:
     """Write the weight file and its sidecar; with ``calibrate`` (a dataset root), first
@@ -81,6 +97,7 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
                        **choose_thresholds(items, fps, quiet=quiet)}
         config = {**config, "onset_threshold": calibration["onset_threshold"],
                   "frame_threshold": calibration["frame_threshold"], "min_note_ms": calibration["min_note_ms"]}
+        calibration["confidence"] = _confidence_on_validation(items, calibration, fps)
     dtype = torch.float16 if fp16 else torch.float32
     weights = {"format": WEIGHTS_FORMAT, "config": config,
                "state_dict": {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}}

@@ -97,6 +97,38 @@ def summarize(rows) -> dict:
             for k in keys}
 
 
+CONFIDENCE_BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
+"""Edges of the confidence bins of :func:`confidence_counts` (the last bin includes 1.0)."""
+
+
+def confidence_counts(ref_notes, est_notes) -> dict:
+    """Per confidence bin, how many transcribed notes there were and how many matched a reference
+    note (onsets within 50 ms, as note F1): counts summable over pieces."""
+    import mir_eval
+
+    est = [n for n in est_notes if n.confidence is not None]
+    counts = {}
+    if not est:
+        return counts
+    matched = set()
+    if ref_notes:
+        ref_i, ref_p, _ = _arrays(ref_notes)
+        est_i, est_p, _ = _arrays(est)
+        matched = {e for _, e in mir_eval.transcription.match_notes(ref_i, ref_p, est_i, est_p, offset_ratio=None)}
+    for index, note in enumerate(est):
+        b = int(np.searchsorted(CONFIDENCE_BINS, note.confidence, side="right")) - 1
+        key = f"{CONFIDENCE_BINS[b]:.1f}-{min(CONFIDENCE_BINS[b + 1], 1.0):.1f}"
+        notes, right = counts.get(key, (0, 0))
+        counts[key] = (notes + 1, right + int(index in matched))
+    return counts
+
+
+def confidence_table(counts: dict) -> dict:
+    """Summed :func:`confidence_counts` -> {bin: {"notes", "wrong_fraction"}}, bins in order."""
+    return {key: {"notes": n, "wrong_fraction": round(1 - right / n, 4)}
+            for key, (n, right) in sorted(counts.items())}
+
+
 PARTIAL_INTERVALS = (12, 19, 24)  # octave, twelfth, double octave: the strongest shared partials
 CHORD_WINDOW_S = 0.03
 REGISTERS = (("low", 21, 47), ("middle", 48, 71), ("high", 72, 108))
