@@ -103,16 +103,18 @@ def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_dur
     first = len(pieces) + n_doubled + n_noise
     jobs += [Job(f"{first + i:05d}-hum", "train", "hum", train_voices[0], int(hum_rng.integers(2 ** 31)),
                  max_duration_s, 1.0) for i in range(n_hum)]
-    jobs = _plan_v4(jobs, first + n_hum, seed, max_duration_s, list(train_voices) + list(extra_train_voices),
-                    validation_voice, test_voices or {}, n_treble, n_speech, n_speech_textures)
+    jobs = _plan_voice_splits_and_extras(jobs, first + n_hum, seed, max_duration_s,
+                                         list(train_voices) + list(extra_train_voices), validation_voice,
+                                         test_voices or {}, n_treble, n_speech, n_speech_textures)
     if recording:
         jobs = [replace(job, recording=True) if job.split == "train" else job for job in jobs]
     return jobs
 
 
-def _plan_v4(jobs, first, seed, max_duration_s, voices, validation_voice, test_voices, n_treble, n_speech,
-             n_speech_textures) -> list:
-    """The validation split's voice, the extra test renders and the v4 training pieces."""
+def _plan_voice_splits_and_extras(jobs, first, seed, max_duration_s, voices, validation_voice, test_voices,
+                                  n_treble, n_speech, n_speech_textures) -> list:
+    """The validation split's own voice, the extra test renders, and the treble, speech and
+    announcement training pieces."""
     if validation_voice is not None:
         jobs = [replace(job, voice=validation_voice) if job.split == "validation" else job for job in jobs]
     for split, voice in test_voices.items():
