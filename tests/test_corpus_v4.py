@@ -135,6 +135,18 @@ def test_v4_options_change_only_validation_voice_and_add_training_pieces():
     assert len({(j.split, j.name) for j in v4}) == len(v4)
 
 
+def test_recording_share_leaves_the_rest_of_the_plan_alone():
+    midi = [f"/m/composer__piece{i}.mid" for i in range(40)]
+    args = (midi, 10, [R.Voice(f"/sf/v{i}.sf2", 0) for i in range(3)], R.Voice("/sf/holdout.sf2", 0), 0, 30, 4, 5)
+    full = S.plan_jobs(*args, n_noise=6, recording=True, n_speech=5)
+    half = S.plan_jobs(*args, n_noise=6, recording=True, n_speech=5, recording_share=0.5)
+    strip = lambda jobs: [(j.name, j.split, j.source, j.voice, j.seed) for j in jobs]  # noqa: E731
+    assert strip(full) == strip(half)  # the same pieces, voices and seeds
+    train = [j for j in half if j.split == "train"]
+    assert all(j.recording for j in full if j.split == "train")
+    assert 0.3 < sum(j.recording for j in train) / len(train) < 0.7
+
+
 def test_treble_textures_live_in_the_right_hand_with_octaves_and_restrikes():
     notes = M.generate_texture(np.random.default_rng(3), 60, M.TREBLE_KINDS)
     treble = [n for n in notes if n.pitch >= 72]

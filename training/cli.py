@@ -43,6 +43,9 @@ def _add_synth(sub):
     p.add_argument("--recording", action="store_true",
                    help="training audio through a drawn room (pyroomacoustics), microphones, device "
                         "(pedalboard) and codec (ffmpeg) instead of the synthetic EQ and reverb")
+    p.add_argument("--recording-share", type=float, default=1.0,
+                   help="with --recording: the share of training renderings that go through it (drawn per "
+                        "rendering); the others keep the synthetic EQ and reverb, so clean audio stays familiar")
     p.add_argument("--treble-textures", type=int, default=0,
                    help="training-only textures of right-hand treble writing (octaves, repeated chords, "
                         "ragtime, passagework)")
@@ -60,6 +63,8 @@ def run_synth(args):
 
     if not args.midi_dir and not args.music21 and args.textures <= 0:
         raise ValueError("nothing to render: give --midi-dir, --music21 or --textures N")
+    if not 0.0 <= args.recording_share <= 1.0:
+        raise ValueError(f"--recording-share must be 0..1; got {args.recording_share}")
     test_soundfonts = {}
     for spec in args.test_soundfont or []:
         split, sep, voice = spec.partition("=")
@@ -75,7 +80,8 @@ def run_synth(args):
                          n_test=args.test, workers=args.workers or None,
                          n_doubled=args.doubled_textures, n_noise=args.noise_clips, n_hum=args.hum_clips,
                          validation_soundfont=args.validation_soundfont, test_soundfonts=test_soundfonts,
-                         recording=args.recording, n_treble=args.treble_textures, n_speech=args.speech_clips,
+                         recording=args.recording, recording_share=args.recording_share,
+                         n_treble=args.treble_textures, n_speech=args.speech_clips,
                          n_speech_textures=args.speech_textures,
                          extra_train_soundfonts=[] if args.extra_soundfont == ["none"]
                          else args.extra_soundfont or DEFAULT_EXTRA_TRAIN_SOUNDFONTS)

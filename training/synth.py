@@ -61,7 +61,7 @@ class Job:
 def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_duration_s,
               n_validation, n_test, max_palestrina_fraction=0.15, n_doubled=0, n_noise=0,
               extra_train_voices=(), n_hum=0, validation_voice=None, test_voices=None, recording=False,
-              n_treble=0, n_speech=0, n_speech_textures=0) -> list:
+              n_treble=0, n_speech=0, n_speech_textures=0, recording_share=1.0) -> list:
     """Deterministic list of render jobs. Splits by piece; test pieces get two renders.
 
     The doubled-chord textures (``n_doubled``), note-free noise clips (``n_noise``) and the
@@ -72,8 +72,9 @@ def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_dur
 
     ``validation_voice`` renders the validation pieces with a voice that is in neither training
     nor test, so that validation measures a piano the model never heard; ``test_voices``
-    ({split: voice}) renders the test pieces once more for each; ``recording`` sends every
-    training rendering through :func:`training.recording.record`."""
+    ({split: voice}) renders the test pieces once more for each; ``recording`` sends the
+    training renderings (a drawn ``recording_share`` of them; the others keep the synthetic EQ and
+    reverb of :func:`training.augment.augment`) through :func:`training.recording.record`."""
     rng = np.random.default_rng(seed)
     midi_files = sorted(str(p) for p in midi_files)
     palestrina = [p for p in midi_files if "palestrina" in Path(p).name.lower()]
@@ -107,7 +108,10 @@ def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_dur
                                          list(train_voices) + list(extra_train_voices), validation_voice,
                                          test_voices or {}, n_treble, n_speech, n_speech_textures)
     if recording:
-        jobs = [replace(job, recording=True) if job.split == "train" else job for job in jobs]
+        share_rng = np.random.default_rng([seed, 4])
+        draws = share_rng.random(len(jobs))  # one per job, so the share does not move other draws
+        jobs = [replace(job, recording=True) if job.split == "train" and draw < recording_share else job
+                for job, draw in zip(jobs, draws)]
     return jobs
 
 
@@ -272,7 +276,8 @@ def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_piec
                  train_soundfonts=DEFAULT_TRAIN_SOUNDFONTS, holdout_soundfont=DEFAULT_HOLDOUT_SOUNDFONT,
                  seed=0, max_duration_s=40.0, n_validation=10, n_test=12, workers=None, progress=True,
                  n_doubled=0, n_noise=0, extra_train_soundfonts=(), n_hum=0, validation_soundfont=None,
-                 test_soundfonts=None, recording=False, n_treble=0, n_speech=0, n_speech_textures=0):
+                 test_soundfonts=None, recording=False, n_treble=0, n_speech=0, n_speech_textures=0,
+                 recording_share=1.0):
     """Build (or finish building) the corpus under ``root``; returns the index path."""
     from multiprocessing import get_context
 
@@ -302,7 +307,7 @@ def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_piec
                      n_validation, n_test, n_doubled=n_doubled, n_noise=n_noise,
                      extra_train_voices=extra_voices, n_hum=n_hum, validation_voice=validation_voice,
                      test_voices=test_voices, recording=recording, n_treble=n_treble, n_speech=n_speech,
-                     n_speech_textures=n_speech_textures)
+                     n_speech_textures=n_speech_textures, recording_share=recording_share)
     if max_pieces:
         jobs = jobs[:max_pieces]
     latency_file = root / "soundfont_latency.json"
@@ -335,7 +340,8 @@ def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_piec
                 "extra_train_soundfonts": list(extra_train_soundfonts), "n_doubled_textures": n_doubled,
                 "n_noise_clips": n_noise, "n_hum_clips": n_hum,
                 **({"validation_soundfont": validation_soundfont, "test_soundfonts": dict(test_soundfonts or {}),
-                    "recording": recording, "n_treble_textures": n_treble, "n_speech_clips": n_speech,
+                    "recording": recording, **({"recording_share": recording_share} if recording_share != 1.0 else {}),
+                    "n_treble_textures": n_treble, "n_speech_clips": n_speech,
                     "n_speech_textures": n_speech_textures}
                    if validation_soundfont or test_soundfonts or recording or n_treble or n_speech
                    or n_speech_textures else {}),
