@@ -16,17 +16,3 @@ def note_events_to_notes(events) -> list:
     """basic-pitch note events -> notes (velocity = round(127 * amplitude), as basic-pitch writes MIDI)."""
     return sort_notes(Note(float(e[0]), float(e[1]), int(e[2]), max(1, min(127, int(round(127 * float(e[3]))))))
                       for e in events)
-
-
-def __getattr__(name):
-    """``predict`` and ``ModelOutput`` moved to :mod:`hppnet_plugin.basic_pitch` (they run a
-    transcriber; adapters only convert notes). The old import keeps working, with a warning."""
-    if name in ("predict", "ModelOutput"):
-        import warnings
-
-        from .. import basic_pitch
-
-        warnings.warn(f"hppnet_plugin.adapters.basic_pitch.{name} moved: import it from hppnet_plugin.basic_pitch",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(basic_pitch, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

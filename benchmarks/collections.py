@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from hppnet_plugin.batch import read_manifest
+from hppnet_plugin.jobs import read_manifest
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "hppnet_plugin" / "examples" / "bach-bwv361.flac"
 

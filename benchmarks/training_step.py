@@ -63,11 +63,7 @@ def frontend_batch(config, batch_size: int, crop_frames: int) -> dict:
     return {"features": features.repeat(batch_size, 1, 1, 1), **labels}
 
 
-def main(argv=None) -> int:
-    from hppnet_plugin.config import HPPNetConfig
-    from hppnet_plugin.model import HEADS, HPPNet
-    from hppnet_plugin.training.losses import hppnet_losses
-
+def _arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", default="base", choices=["sp", "base", "tiny"])
     parser.add_argument("--cache", help="feature-cache folder of a corpus (default: synthetic features)")
@@ -77,14 +73,13 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", action="append", choices=list(CONFIGURATIONS), help="configurations to run")
     parser.add_argument("--json")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    config = HPPNetConfig.for_variant(args.variant)
-    crop_frames = int(round(args.crop_seconds * config.sample_rate / config.hop_length))
-    batch = (cached_batch(Path(args.cache), args.batch_size, crop_frames) if args.cache
-             else frontend_batch(config, args.batch_size, crop_frames))
-    names = args.only or list(CONFIGURATIONS)
+    return parser.parse_args(argv)
+
+
+def _models(config, names) -> dict:
+    """{configuration: (model, optimizer)}, every model from the same seed."""
+    from hppnet_plugin.model import HPPNet
+
     models = {}
     for name in names:
         torch.manual_seed(0)
@@ -92,27 +87,45 @@ def main(argv=None) -> int:
         if CONFIGURATIONS[name][1]:
             model = model.to(memory_format=torch.channels_last)
         models[name] = (model, torch.optim.Adam(model.parameters(), lr=6e-4))
+    return models
 
-    def step(name):
-        dtype, channels_last = CONFIGURATIONS[name]
-        model, optimizer = models[name]
-        features = batch["features"].contiguous(memory_format=torch.channels_last) if channels_last else batch["features"]
-        start = time.perf_counter()
-        with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-            logits = model(features, heads=HEADS)
-        losses = hppnet_losses({k: v.float() for k, v in logits.items()}, batch)
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
-        optimizer.step()
-        return time.perf_counter() - start, losses["total"].item()
 
+def _step(name, model, optimizer, batch) -> tuple:
+    """(seconds, loss) of one optimizer step in configuration ``name``."""
+    from hppnet_plugin.model import HEADS
+    from hppnet_plugin.training.losses import hppnet_losses
+
+    dtype, channels_last = CONFIGURATIONS[name]
+    features = batch["features"].contiguous(memory_format=torch.channels_last) if channels_last else batch["features"]
+    start = time.perf_counter()
+    with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        logits = model(features, heads=HEADS)
+    losses = hppnet_losses({k: v.float() for k, v in logits.items()}, batch)
+    optimizer.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
+    optimizer.step()
+    return time.perf_counter() - start, losses["total"].item()
+
+
+def main(argv=None) -> int:
+    from hppnet_plugin.config import HPPNetConfig
+
+    args = _arguments(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    config = HPPNetConfig.for_variant(args.variant)
+    crop_frames = int(round(args.crop_seconds * config.frames_per_second))
+    batch = (cached_batch(Path(args.cache), args.batch_size, crop_frames) if args.cache
+             else frontend_batch(config, args.batch_size, crop_frames))
+    names = args.only or list(CONFIGURATIONS)
+    models = _models(config, names)
     times = {name: [] for name in names}
     for name in names:
-        step(name)  # warm-up: oneDNN builds its kernels
+        _step(name, *models[name], batch)  # warm-up: oneDNN builds its kernels
     for _ in range(args.runs):
         for name in names:
-            seconds, _ = step(name)
+            seconds, _ = _step(name, *models[name], batch)
             times[name].append(seconds)
             print(f"  {name}: {seconds:.2f} s", flush=True)
     reference = statistics.median(times[names[0]])

@@ -66,6 +66,7 @@ class BasicPitchTranscriber:
         """basic-pitch's own ``predict`` on the file (it reports no progress, so there is no
         ``progress`` option)."""
         import soundfile as sf
+        from basic_pitch.constants import AUDIO_SAMPLE_RATE, FFT_HOP
         from basic_pitch.inference import predict
 
         from .audio import AudioSource
@@ -75,7 +76,7 @@ class BasicPitchTranscriber:
         if sample_rate is not None:  # basic-pitch reads files only (its issue #55)
             fd, tmp = tempfile.mkstemp(suffix=".wav")
             os.close(fd)
-            sf.write(tmp, source.read_all(), 16000)
+            sf.write(tmp, source.read_all(), C.SAMPLE_RATE)
             path = tmp
         try:
             output, _, events = predict(path, self._model, onset_threshold=self.onset_threshold,
@@ -88,7 +89,7 @@ class BasicPitchTranscriber:
             not self.piano_range_only or C.MIN_PITCH <= e[2] <= C.MAX_PITCH))
         rolls = {"frame": output.get("note"), "onset": output.get("onset")} if return_rolls else None
         return Transcription(notes=notes, duration=source.duration_s, rolls=rolls, transcriber=self.name,
-                             frames_per_second=22050 / 256)
+                             frames_per_second=AUDIO_SAMPLE_RATE / FFT_HOP)
 
 
 class ModelOutput(dict):
@@ -148,6 +149,39 @@ def _is_basic_pitch_model(model) -> bool:
             or (path.is_dir() and (path / "saved_model.pb").exists()))
 
 
+def _refuse_unsupported(multiple_pitch_bends, melodia_trick, debug_file):
+    refused = [name for name, given in (("multiple_pitch_bends=True", multiple_pitch_bends),
+                                        ("melodia_trick", melodia_trick is not _NOT_GIVEN),
+                                        ("debug_file", debug_file is not None)) if given]
+    if refused:
+        raise ValueError(f"predict() cannot honour {', '.join(refused)}: HPPNet transcribes piano keys "
+                         "(no pitch bends, no melodia post-processing, no basic-pitch debug output); "
+                         "leave them out")
+
+
+def _transcriber_for(model, onset_threshold, frame_threshold, minimum_note_length, options: dict):
+    """A loaded transcriber as given, or the cached one ``model`` names, with the thresholds."""
+    thresholds = {k: v for k, v in (("onset_threshold", onset_threshold), ("frame_threshold", frame_threshold))
+                  if v is not None}
+    if minimum_note_length is not None and not minimum_note_length >= 0:
+        raise ValueError(f"minimum_note_length must be >= 0 milliseconds; got {minimum_note_length}")
+    if hasattr(model, "transcribe"):
+        if thresholds:
+            raise ValueError("pass thresholds when loading the transcriber, not with a loaded one")
+        return model
+    return _cached_transcriber(model, {**thresholds, **options}, minimum_note_length)
+
+
+def _notes_kept(notes, minimum_note_length, minimum_frequency, maximum_frequency) -> list:
+    """The notes at least ``minimum_note_length`` ms long, within the frequency limits (Hz)."""
+    notes = [n for n in notes if n.duration * 1000.0 >= (minimum_note_length or 0.0) - 1e-6]
+    if minimum_frequency is not None or maximum_frequency is not None:
+        hz = lambda p: 440.0 * 2 ** ((p - 69) / 12)  # noqa: E731
+        notes = [n for n in notes if (minimum_frequency is None or hz(n.pitch) >= minimum_frequency)
+                 and (maximum_frequency is None or hz(n.pitch) <= maximum_frequency)]
+    return notes
+
+
 def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_threshold=None,
             minimum_note_length=None, minimum_frequency=None, maximum_frequency=None,
             multiple_pitch_bends: bool = False, melodia_trick=_NOT_GIVEN, debug_file=None,
@@ -196,31 +230,12 @@ def predict(audio_path, model_or_model_path=None, onset_threshold=None, frame_th
         50 frames/s; ``midi_data``: pretty_midi.PrettyMIDI; ``note_events``:
         basic-pitch-style tuples.
     """
-    refused = [name for name, given in (("multiple_pitch_bends=True", multiple_pitch_bends),
-                                        ("melodia_trick", melodia_trick is not _NOT_GIVEN),
-                                        ("debug_file", debug_file is not None)) if given]
-    if refused:
-        raise ValueError(f"predict() cannot honour {', '.join(refused)}: HPPNet transcribes piano keys "
-                         "(no pitch bends, no melodia post-processing, no basic-pitch debug output); "
-                         "leave them out")
+    _refuse_unsupported(multiple_pitch_bends, melodia_trick, debug_file)
     sample_rate = transcriber_options.pop("sample_rate", None)
-    thresholds = {k: v for k, v in (("onset_threshold", onset_threshold), ("frame_threshold", frame_threshold))
-                  if v is not None}
-    if minimum_note_length is not None and not minimum_note_length >= 0:
-        raise ValueError(f"minimum_note_length must be >= 0 milliseconds; got {minimum_note_length}")
-    if hasattr(model_or_model_path, "transcribe"):
-        if thresholds:
-            raise ValueError("pass thresholds when loading the transcriber, not with a loaded one")
-        transcriber = model_or_model_path
-    else:
-        transcriber = _cached_transcriber(model_or_model_path, {**thresholds, **transcriber_options},
-                                          minimum_note_length)
+    transcriber = _transcriber_for(model_or_model_path, onset_threshold, frame_threshold, minimum_note_length,
+                                   transcriber_options)
     result = transcriber.transcribe(audio_path, sample_rate=sample_rate, return_rolls=True)
-    notes = [n for n in result.notes if n.duration * 1000.0 >= (minimum_note_length or 0.0) - 1e-6]
-    if minimum_frequency is not None or maximum_frequency is not None:
-        hz = lambda p: 440.0 * 2 ** ((p - 69) / 12)  # noqa: E731
-        notes = [n for n in notes if (minimum_frequency is None or hz(n.pitch) >= minimum_frequency)
-                 and (maximum_frequency is None or hz(n.pitch) <= maximum_frequency)]
+    notes = _notes_kept(result.notes, minimum_note_length, minimum_frequency, maximum_frequency)
     rolls = result.rolls or {}
     model_output = ModelOutput(note=rolls.get("frame"), onset=rolls.get("onset"), velocity=rolls.get("velocity"))
     return model_output, notes_to_pretty_midi(notes, midi_tempo), notes_to_note_events(notes)

@@ -1,46 +1,21 @@
 """Transcribing collections: which inputs (folders, shards), where each output goes (beside
-the input, a folder, or a filesystem URL), what to skip, and a JSON-lines manifest that a
-killed run keeps. The single-process loop lives here; ``ray_batch`` runs the same jobs on a
-Ray cluster. Nothing heavy is imported at module level (the CLI parses arguments first).
+the input, a folder, or a filesystem URL), what to skip, and the single-process run; ``ray_batch``
+runs the same jobs on a Ray cluster. Nothing heavy is imported at module level (the CLI parses
+arguments first).
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
-import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
+from .jobs import Job, Manifest, report_finished, row, run_job, weights_sha256
+from .outputs import OUTPUT_NAMES, check_request, is_url, output_exists
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".m4a", ".aac")
 """What a folder scan picks up (.m4a/.aac need the av extra; video files only when named)."""
-FORMATS = ("mid", "csv", "ns", "npz")
-OUTPUT_NAMES = {"mid": "{stem}.mid", "csv": "{stem}.csv", "ns": "{stem}.ns.pb",
-                "npz": "{stem}.rolls.npz", "png": "{stem}.png"}
-MANIFEST_FIELDS = ("input", "outputs", "status", "error", "duration_s", "notes", "confidence_mean",
-                   "low_confidence_fraction", "seconds", "transcriber", "weights_sha256", "finished")
-LOW_CONFIDENCE = 0.5
-"""Notes below this confidence count as doubtful in the manifest's ``low_confidence_fraction``."""
 
 
-def is_url(location) -> bool:
-    return "://" in str(location)
-
-
-@dataclass
-class Job:
-    """One input and the outputs it should produce ({format: local path or URL})."""
-
-    input: str
-    outputs: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"input": self.input, "outputs": dict(self.outputs)}
-
-
-# ---------------------------------------------------------------------------- inputs
 def find_inputs(inputs) -> list:
     """[(file, folder it was found under or None)], folders searched recursively, sorted."""
     files = []
@@ -76,7 +51,6 @@ def shard_of(files: list, k: int, n: int) -> list:
     return ordered[k - 1::n]
 
 
-# ---------------------------------------------------------------------------- outputs
 def plan_jobs(files: list, output_dir, formats, plot: bool = False) -> list:
     """A Job per input. Outputs go beside the input, or into ``output_dir`` (a folder or a
     URL) where files found under a folder keep their path below it. Two inputs that would
@@ -102,204 +76,6 @@ def plan_jobs(files: list, output_dir, formats, plot: bool = False) -> list:
             outputs[fmt] = target
         jobs.append(Job(str(path), outputs))
     return jobs
-
-
-class _UrlFolder:
-    """Outputs on a filesystem that pyarrow (s3://, gs://, hdfs://, file://) or fsspec reaches."""
-
-    def __init__(self, url: str):
-        try:
-            import pyarrow.fs as pafs
-        except ImportError:
-            raise ImportError(f"writing to {url} needs pyarrow: pip install 'hppnet-plugin[ray]' "
-                              "(from a checkout: pip install '.[ray]')") from None
-        try:
-            self.fs, _ = pafs.FileSystem.from_uri(url)
-        except Exception as arrow_error:
-            try:
-                import fsspec
-
-                self.fs = pafs.PyFileSystem(pafs.FSSpecHandler(fsspec.core.url_to_fs(url)[0]))
-            except Exception as error:
-                raise ValueError(f"cannot open {url}: pyarrow says {arrow_error}; fsspec says {error}") from None
-        self.local = isinstance(self.fs, pafs.LocalFileSystem)
-
-    @staticmethod
-    def _path(url: str) -> str:
-        scheme, rest = url.split("://", 1)
-        return "/" + rest.lstrip("/") if scheme == "file" else rest
-
-    def exists(self, url: str) -> bool:
-        import pyarrow.fs as pafs
-
-        return self.fs.get_file_info(self._path(url)).type != pafs.FileType.NotFound
-
-    def write(self, url: str, data: bytes, overwrite: bool):
-        if not overwrite and self.exists(url):
-            raise FileExistsError(f"{url} exists; pass --overwrite to replace it")
-        path = self._path(url)
-        self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        if self.local:  # file://: the same atomic write as a plain path
-            from .io import atomic_write
-
-            atomic_write(path, lambda f: f.write(data), overwrite=overwrite)
-        else:  # object stores publish an object on close, whole or not at all
-            with self.fs.open_output_stream(path) as f:
-                f.write(data)
-
-
-_url_folders: dict = {}
-
-
-def _url_folder(url: str) -> _UrlFolder:
-    key = url.split("://", 1)[0] + "://" + url.split("://", 1)[1].split("/", 1)[0]
-    if key not in _url_folders:
-        _url_folders[key] = _UrlFolder(url)
-    return _url_folders[key]
-
-
-def output_exists(target: str) -> bool:
-    return _url_folder(target).exists(target) if is_url(target) else Path(target).exists()
-
-
-def render_output(result, fmt: str) -> bytes:
-    """The bytes of one output format of a Transcription."""
-    import io
-
-    if fmt == "mid":
-        from .adapters.pretty_midi import notes_to_pretty_midi
-
-        buffer = io.BytesIO()
-        notes_to_pretty_midi(result.notes).write(buffer)
-        return buffer.getvalue()
-    if fmt == "csv":
-        from .adapters.csv import notes_to_csv_text
-
-        return notes_to_csv_text(result.notes).encode()
-    if fmt == "ns":
-        return result.to_note_sequence().SerializeToString()
-    if fmt == "npz":
-        import numpy as np
-
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, frames_per_second=result.frames_per_second,
-                            **{k: v for k, v in (result.rolls or {}).items() if v is not None})
-        return buffer.getvalue()
-    if fmt == "png":
-        from .plot import plot_transcription
-
-        buffer = io.BytesIO()
-        plot_transcription(result, buffer)
-        return buffer.getvalue()
-    raise ValueError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)} (or png)")
-
-
-def write_outputs(result, outputs: dict, overwrite: bool = False, keep_existing: bool = False) -> list:
-    """Write every output (atomically where the filesystem allows); with ``keep_existing``,
-    outputs already there (whole: they were written atomically) are kept. Returns the
-    targets written."""
-    from .io import atomic_write
-
-    written = []
-    for fmt, target in outputs.items():
-        if keep_existing and output_exists(target):
-            continue
-        data = render_output(result, fmt)
-        if is_url(target):
-            _url_folder(target).write(target, data, overwrite)
-        else:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(target, lambda f: f.write(data), overwrite=overwrite)
-        written.append(target)
-    return written
-
-
-# ---------------------------------------------------------------------------- running
-def weights_sha256(transcriber) -> Optional[str]:
-    """The sha256 of the weights a transcriber runs, where it says which file they are."""
-    known = getattr(transcriber, "weights_sha256", None)
-    if known:
-        return known
-    path = getattr(transcriber, "checkpoint", None)
-    if path and Path(path).is_file():
-        from .weights import sha256_of
-
-        return sha256_of(path)
-    return None
-
-
-def row(job: Job, status: str, error: str = "", **values) -> dict:
-    """A manifest row (every field present, in MANIFEST_FIELDS order)."""
-    out = {"input": job.input, "outputs": list(job.outputs.values()), "status": status, "error": error,
-           "duration_s": None, "notes": None, "confidence_mean": None, "low_confidence_fraction": None,
-           "seconds": None, "transcriber": None, "weights_sha256": None,
-           "finished": datetime.now().astimezone().isoformat(timespec="milliseconds")}
-    out.update(values)
-    return {k: out[k] for k in MANIFEST_FIELDS}
-
-
-def run_job(transcriber, job: Job, transcriber_name: str, sha: Optional[str], need_rolls: bool,
-            overwrite: bool, keep_existing: bool, options: Optional[dict] = None) -> dict:
-    """Transcribe one input and write its outputs; any failure becomes a ``failed`` row."""
-    started = time.perf_counter()
-    identity = {"transcriber": transcriber_name, "weights_sha256": sha}
-    try:
-        result = transcriber.transcribe(job.input, return_rolls=need_rolls, **(options or {}))
-        write_outputs(result, job.outputs, overwrite=overwrite, keep_existing=keep_existing)
-    except Exception as error:  # one bad file must not stop the batch
-        return row(job, "failed", f"{type(error).__name__}: {error}",
-                   seconds=round(time.perf_counter() - started, 3), **identity)
-    return row(job, "ok", duration_s=round(result.duration, 3), notes=len(result.notes),
-               seconds=round(time.perf_counter() - started, 3), **confidence_summary(result.notes), **identity)
-
-
-def confidence_summary(notes) -> dict:
-    """Mean confidence and the share of notes under LOW_CONFIDENCE (None without confidences)."""
-    values = [n.confidence for n in notes if n.confidence is not None]
-    if not values:
-        return {"confidence_mean": None, "low_confidence_fraction": None}
-    return {"confidence_mean": round(sum(values) / len(values), 4),
-            "low_confidence_fraction": round(sum(v < LOW_CONFIDENCE for v in values) / len(values), 4)}
-
-
-class Manifest:
-    """Append-only JSON lines, one per input as it finishes, flushed to disk at once, so that
-    a killed run keeps every row it wrote. ``None`` writes nothing."""
-
-    def __init__(self, path):
-        self.path = Path(path) if path else None
-        self._file = None
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")
-
-    def write(self, entry: dict):
-        if self._file:
-            self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            self._file.flush()
-            os.fsync(self._file.fileno())
-
-    def close(self):
-        if self._file:
-            self._file.close()
-            self._file = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def read_manifest(path) -> list:
-    """The rows of a manifest (a line cut short by a kill is skipped)."""
-    rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
 
 
 def split_existing(jobs: list, overwrite: bool, skip_existing: bool) -> tuple:
@@ -332,12 +108,7 @@ def transcribe_collection(inputs: Iterable, output_dir=None, formats=("mid",), p
     cluster address, or None for a local Ray started in this process. ``transcriber_options``
     go to :func:`load_transcriber` (``device``, ``threads``, ``checkpoint``, ...).
     """
-    formats = [formats] if isinstance(formats, str) else list(formats)
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise ValueError(f"unknown format(s) {bad}; choose from {', '.join(FORMATS)}")
-    if overwrite and skip_existing:
-        raise ValueError("choose one of overwrite and skip_existing")
+    formats = check_request(formats, overwrite, skip_existing)
     files = find_inputs(inputs)
     if not files:
         raise ValueError("no input files")
@@ -390,6 +161,6 @@ def run_here(jobs: list, model: str, options: dict, need_rolls: bool, overwrite:
     for job in bar:
         bar.set_postfix_str(Path(job.input).name)
         entry = run_job(transcriber, job, model, sha, need_rolls, overwrite, skip_existing, per_file)
-        if progress and entry["status"] == "ok":
-            bar.write(f"{job.input}: {entry['notes']} notes -> {', '.join(entry['outputs'])}")
+        if progress:
+            report_finished(bar, entry)
         on_row(entry)

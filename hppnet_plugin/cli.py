@@ -7,7 +7,8 @@ import os
 import sys
 
 from . import constants as C
-from .batch import FORMATS, transcribe_collection
+from .batch import transcribe_collection
+from .outputs import FORMATS, check_request
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,10 +59,11 @@ OPTIONAL_OUTPUTS = (("--plot", "matplotlib", "plot"), ("--format ns", "note_seq"
 
 
 def cmd_transcribe(args) -> int:
-    formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        print(f"error: unknown format(s) {bad}; choose from {','.join(FORMATS)}", file=sys.stderr)
+    try:
+        formats = check_request([f.strip() for f in args.format.split(",") if f.strip()], args.overwrite,
+                                args.skip_existing)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     # Optional dependencies of the requested outputs, checked before any work is done.
     requested = {"--plot": args.plot, "--format ns": "ns" in formats}
@@ -71,9 +73,6 @@ def cmd_transcribe(args) -> int:
         for what, extra in missing:
             print(f"error: {what} needs the {extra} extra: pip install 'hppnet-plugin[{extra}]' "
                   f"(from a checkout: pip install '.[{extra}]')", file=sys.stderr)
-        return 2
-    if args.overwrite and args.skip_existing:
-        print("error: --overwrite and --skip-existing contradict each other; choose one", file=sys.stderr)
         return 2
     inputs, address = list(args.inputs), args.ray
     if address and not _looks_like_ray_address(address):  # `--ray INPUT ...`: the value was an input

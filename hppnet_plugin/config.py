@@ -69,6 +69,11 @@ class HPPNetConfig:
         return cls(variant=name, **{**defaults[name], **overrides})
 
     @property
+    def frames_per_second(self) -> float:
+        """Output frames per second of audio (50 for the paper's 16 kHz and 320-sample hop)."""
+        return self.sample_rate / self.hop_length
+
+    @property
     def dilations(self) -> tuple:
         import math
 

@@ -25,6 +25,7 @@ VELOCITY_SCALE = 128.0
 
 
 def frames_to_seconds(frames, frames_per_second: float = C.FRAMES_PER_SECOND):
+    """Start time in seconds of frame indices."""
     return np.asarray(frames, dtype=np.float64) / frames_per_second
 
 
@@ -68,7 +69,8 @@ class NoteDecoder:
     def _emit(self, key, start, end, velocity, confidence):
         end = max(end, start + 1)
         if end - start >= self.min_frames:
-            self.notes.append(Note(start / self.fps, end / self.fps, key + self.min_pitch, velocity,
+            start_s, end_s = frames_to_seconds((start, end), self.fps).tolist()
+            self.notes.append(Note(start_s, end_s, key + self.min_pitch, velocity,
                                    round(float(np.clip(confidence, 0.0, 1.0)), 4)))
 
     def push(self, onset, frame, velocity):

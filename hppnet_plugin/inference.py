@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -65,7 +65,7 @@ def autocast_dtype(device: torch.device, precision: str = "auto"):
     (docs/model-card.md) and runs HPPNet 1.6-2x faster on a 2-core AVX512-BF16 CPU.
     CUDA stays fp32 under "auto": under bf16 autocast on an H200 the onset head of tiny
     and base never left its prior (5,000 steps), where fp32 reached validation note F1
-    0.77 in 250 steps (docs/gpu-training.md, 2026-11-27) -- the reduced-precision cuDNN
+    0.77 in 250 steps (docs/gpu-training.md) -- the reduced-precision cuDNN
     LSTM is the suspect, and bf16 CUDA inference has not been measured on trained weights.
     A ~1M-parameter model is fast enough on a GPU in fp32. "bf16"/"fp16" force a dtype;
     "fp32" turns reduced precision off.
@@ -171,7 +171,8 @@ def stream_rolls(model, source, chunk_frames: int = 1000, context_frames: int = 
         raise ValueError("chunk_frames and batch_size must be >= 1 and context_frames >= 0")
     device = device or next(model.parameters()).device
     start = 0
-    autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+    # Not constructed for fp32: torch.autocast raises on some devices (MPS on older torch) even disabled.
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
     while True:
         batch = []
         while len(batch) < batch_size:

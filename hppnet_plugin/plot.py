@@ -30,6 +30,44 @@ def pitch_range(notes) -> tuple:
     return lo, hi
 
 
+def _keyboard(ax, lo: int, hi: int):
+    for p in range(lo, hi + 1):  # black keys as grey bands, like a keyboard turned sideways
+        if p % 12 in BLACK_KEYS:
+            ax.axhspan(p - 0.5, p + 0.5, color="0.93", zorder=0, linewidth=0)
+        if p % 12 == 0:
+            ax.axhline(p - 0.5, color="0.6", linewidth=0.6, zorder=1)
+
+
+def _rolls_background(ax, rolls: dict, fps: float, t0: float, t1: float, lo: int, hi: int):
+    import numpy as np
+
+    a, b = int(t0 * fps), int(t1 * fps)
+    frame = rolls["frame"][a:b, lo - C.MIN_PITCH:hi - C.MIN_PITCH + 1].T
+    onset = rolls["onset"][a:b, lo - C.MIN_PITCH:hi - C.MIN_PITCH + 1].T
+    shade = np.zeros(frame.shape + (4,))
+    shade[..., :3] = np.stack([0.1 + 0.8 * onset, 0.1 * np.ones_like(onset), 0.1 * np.ones_like(onset)], -1)
+    shade[..., 3] = np.clip(0.35 * frame + 0.6 * onset, 0, 0.8)  # grey where held, red where struck
+    ax.imshow(shade, origin="lower", aspect="auto", interpolation="nearest", zorder=2,
+              extent=(a / fps, a / fps + frame.shape[1] / fps, lo - 0.5, hi + 0.5))
+
+
+def _draw_row(plt, ax, result, rolls, t0: float, t1: float, row_len: float, lo: int, hi: int, colour):
+    """One row of the piano roll: keyboard bands, the rolls (if any) and the notes from t0 to t1."""
+    _keyboard(ax, lo, hi)
+    if rolls is not None:
+        _rolls_background(ax, rolls, result.frames_per_second, t0, t1, lo, hi)
+    for n in result.notes:
+        if n.end < t0 or n.start > t1:
+            continue
+        ax.add_patch(plt.Rectangle((n.start, n.pitch - 0.42), n.duration, 0.84, facecolor=colour(n.velocity),
+                                   edgecolor="black", linewidth=0.4, zorder=3))
+    ax.set_xlim(t0, t0 + row_len)
+    ax.set_ylim(lo - 0.5, hi + 0.5)
+    octaves = [p for p in range(lo, hi + 1) if p % 12 == 0]
+    ax.set_yticks(octaves, [note_name(p) for p in octaves], fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+
+
 def plot_transcription(result, file, max_seconds: float = 600.0, title: str = None):
     """Write a PNG of ``result`` (its rolls, when present, are the background) to a file object."""
     try:
@@ -45,41 +83,15 @@ def plot_transcription(result, file, max_seconds: float = 600.0, title: str = No
     rows = int(np.ceil(duration / ROW_SECONDS))
     row_len = min(ROW_SECONDS, duration)
     lo, hi = pitch_range(result.notes)
-    keys = hi - lo + 1
-    height = max(1.6, 0.045 * keys + 0.5)
+    height = max(1.6, 0.045 * (hi - lo + 1) + 0.5)
     fig, axes = plt.subplots(rows, 1, figsize=(14, 0.9 + height * rows), dpi=100, squeeze=False,
                              layout="constrained")
     colours, norm = plt.cm.plasma, plt.Normalize(1, 127)
-    fps = result.frames_per_second
     rolls = result.rolls if result.rolls and result.rolls.get("frame") is not None else None
     for r, ax in enumerate(axes[:, 0]):
-        t0, t1 = r * row_len, min((r + 1) * row_len, duration)
-        for p in range(lo, hi + 1):  # black keys as grey bands, like a keyboard turned sideways
-            if p % 12 in BLACK_KEYS:
-                ax.axhspan(p - 0.5, p + 0.5, color="0.93", zorder=0, linewidth=0)
-            if p % 12 == 0:
-                ax.axhline(p - 0.5, color="0.6", linewidth=0.6, zorder=1)
-        if rolls is not None:
-            a, b = int(t0 * fps), int(t1 * fps)
-            frame = rolls["frame"][a:b, lo - C.MIN_PITCH:hi - C.MIN_PITCH + 1].T
-            onset = rolls["onset"][a:b, lo - C.MIN_PITCH:hi - C.MIN_PITCH + 1].T
-            shade = np.zeros(frame.shape + (4,))
-            shade[..., :3] = np.stack([0.1 + 0.8 * onset, 0.1 * np.ones_like(onset), 0.1 * np.ones_like(onset)], -1)
-            shade[..., 3] = np.clip(0.35 * frame + 0.6 * onset, 0, 0.8)  # grey where held, red where struck
-            ax.imshow(shade, origin="lower", aspect="auto", interpolation="nearest", zorder=2,
-                      extent=(a / fps, a / fps + frame.shape[1] / fps, lo - 0.5, hi + 0.5))
-        for n in result.notes:
-            if n.end < t0 or n.start > t1:
-                continue
-            ax.add_patch(plt.Rectangle((n.start, n.pitch - 0.42), n.duration, 0.84, facecolor=colours(norm(n.velocity)),
-                                       edgecolor="black", linewidth=0.4, zorder=3))
-        ax.set_xlim(t0, t0 + row_len)
-        ax.set_ylim(lo - 0.5, hi + 0.5)
-        octaves = [p for p in range(lo, hi + 1) if p % 12 == 0]
-        ax.set_yticks(octaves, [note_name(p) for p in octaves], fontsize=8)
-        ax.tick_params(axis="x", labelsize=8)
-        if r == rows - 1:
-            ax.set_xlabel("time (s)")
+        _draw_row(plt, ax, result, rolls, r * row_len, min((r + 1) * row_len, duration), row_len, lo, hi,
+                  lambda velocity: colours(norm(velocity)))
+    axes[-1, 0].set_xlabel("time (s)")
     name = title if title is not None else result.metadata.get("input", "") if result.metadata else ""
     clock = lambda seconds: f"{int(seconds // 60)}:{int(seconds % 60):02d}"  # noqa: E731
     cut = f", the first {clock(max_seconds)} of {clock(result.duration)}" if result.duration > max_seconds else ""

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 import os
+import warnings
 from typing import Callable, Optional
 
-from .batch import Job, run_job, weights_sha256
+from .jobs import Job, report_finished, run_job, weights_sha256
 
 RAY_MISSING = ("--ray needs Ray: pip install 'hppnet-plugin[ray]' (from a checkout: pip install '.[ray]')")
 CPU_THREADS_PER_ACTOR = 2
@@ -50,35 +50,27 @@ class TranscribeActor:
         return {"row": [json.dumps(r) for r in rows]}
 
 
-def run_on_ray(jobs: list, model: str, options: dict, need_rolls: bool, overwrite: bool,
-               skip_existing: bool, address: Optional[str] = None, actors: Optional[int] = None,
-               progress: bool = True, on_row: Optional[Callable] = None):
-    """Run ``jobs`` on Ray; ``on_row`` gets each manifest row on the driver as it finishes.
-
-    ``address``: None starts a local Ray in this process; ``"auto"`` or ``"ray://host:port"``
-    joins a running cluster. Actors take one GPU each where the cluster has GPUs; elsewhere
-    ``options["threads"]`` CPU threads each (default 2). ``actors`` defaults to the number of
-    GPUs, or the CPUs divided by the threads per actor.
-    """
-    ray = import_ray()
-    from tqdm import tqdm
-
+def _start(ray, address: Optional[str]):
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-dataset INFO lines; errors still show
     # The "progress bars disabled" warning answers our own choice (one bar, the driver's).
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
-    if not ray.is_initialized():
-        init = {"address": address} if address else {"num_cpus": os.cpu_count()}
-        # A local Ray of ours turns token authentication on and says so; that is the safe default,
-        # not news for every run.
-        logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
-        try:
-            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **init)
-        except Exception as error:  # no cluster at the address, a version mismatch, ...
-            raise RuntimeError(f"cannot start Ray ({'address ' + address if address else 'local'}): "
-                               f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
-                               + ("; start a cluster (`ray start --head`) or leave out the address for a "
-                                  "local Ray" if address else "")) from None
-    resources = ray.cluster_resources()
+    if ray.is_initialized():
+        return
+    init = {"address": address} if address else {"num_cpus": os.cpu_count()}
+    # A local Ray of ours turns token authentication on and says so; that is the safe default,
+    # not news for every run.
+    logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
+    try:
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **init)
+    except Exception as error:  # no cluster at the address, a version mismatch, ...
+        raise RuntimeError(f"cannot start Ray ({'address ' + address if address else 'local'}): "
+                           f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
+                           + ("; start a cluster (`ray start --head`) or leave out the address for a "
+                              "local Ray" if address else "")) from None
+
+
+def _actor_plan(resources: dict, options: dict, actors: Optional[int], n_jobs: int) -> tuple:
+    """(transcriber options, resources per actor, number of actors) on a cluster with ``resources``."""
     gpus = int(resources.get("GPU", 0))
     options = dict(options)
     if gpus:
@@ -97,8 +89,24 @@ def run_on_ray(jobs: list, model: str, options: dict, need_rolls: bool, overwrit
     per_actor["max_restarts"] = 0
     if actors < 1:
         raise ValueError(f"actors must be >= 1; got {actors}")
-    actors = min(actors, max(1, len(jobs)))  # an actor without a file would only load a model
+    return options, per_actor, min(actors, max(1, n_jobs))  # an actor without a file would only load a model
 
+
+def run_on_ray(jobs: list, model: str, options: dict, need_rolls: bool, overwrite: bool,
+               skip_existing: bool, address: Optional[str] = None, actors: Optional[int] = None,
+               progress: bool = True, on_row: Optional[Callable] = None):
+    """Run ``jobs`` on Ray; ``on_row`` gets each manifest row on the driver as it finishes.
+
+    ``address``: None starts a local Ray in this process; ``"auto"`` or ``"ray://host:port"``
+    joins a running cluster. Actors take one GPU each where the cluster has GPUs; elsewhere
+    ``options["threads"]`` CPU threads each (default 2). ``actors`` defaults to the number of
+    GPUs, or the CPUs divided by the threads per actor.
+    """
+    ray = import_ray()
+    from tqdm import tqdm
+
+    _start(ray, address)
+    options, per_actor, actors = _actor_plan(ray.cluster_resources(), options, actors, len(jobs))
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # one bar, the driver's
     context.execution_options.preserve_order = False  # rows as they finish
@@ -117,8 +125,8 @@ def run_on_ray(jobs: list, model: str, options: dict, need_rolls: bool, overwrit
         for item in results.iter_rows():
             entry = json.loads(item["row"])
             bar.update(1)
-            if progress and entry["status"] == "ok":
-                bar.write(f"{entry['input']}: {entry['notes']} notes -> {', '.join(entry['outputs'])}")
+            if progress:
+                report_finished(bar, entry)
             if on_row:
                 on_row(entry)
     except Exception as error:

@@ -5,28 +5,38 @@ A distribution adds a backend with, in its own ``pyproject.toml``::
     [project.entry-points."hppnet_plugin.transcribers"]
     my-model = "my_package.module:make_transcriber"
 
-where ``make_transcriber(**options)`` returns an object with a
-``transcribe(audio, sample_rate=None) -> Transcription`` method (see
-:class:`hppnet_plugin.transcriber.Transcriber`). A factory may also offer
+where ``make_transcriber(**options)`` returns a :class:`Transcriber`: an object with a ``name``
+and a ``transcribe(audio, sample_rate=None) -> Transcription`` method. A factory may also offer
 ``missing_dependency() -> str | None`` so that listing can tell that an optional
 dependency is absent without importing it. Code that is not installed as a
 distribution uses :func:`register_transcriber`.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import inspect
 import logging
 import warnings
 from importlib import metadata
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Optional, Protocol, runtime_checkable
 
 from .constants import ENTRY_POINT_GROUP
+
+if TYPE_CHECKING:
+    from .transcription import Transcription
 
 log = logging.getLogger(__name__)
 
 _runtime_factories: dict = {}
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    """The backend contract. ``transcribe`` takes a path, or an array with ``sample_rate``."""
+
+    name: str
+
+    def transcribe(self, audio, sample_rate: Optional[float] = None, **options) -> "Transcription":
+        ...
 
 
 def _entry_points() -> dict:
@@ -108,7 +118,13 @@ def load_transcriber(name: Optional[str] = None, **options):
         if unknown:
             raise ValueError(f"transcriber {name!r} does not take option(s) {unknown}; "
                              f"it takes: {sorted(parameters) or 'no options'}")
-    return factory(**options)
+    transcriber = factory(**options)
+    if not isinstance(transcriber, Transcriber):
+        lacks = [m for m in ("name", "transcribe") if not hasattr(transcriber, m)]
+        raise TypeError(f"transcriber {name!r}: its factory returned a {type(transcriber).__name__} without "
+                        f"{' and '.join(lacks)}; a backend must return an object with a name and a "
+                        "transcribe(audio, sample_rate=None) method (hppnet_plugin.registry.Transcriber)")
+    return transcriber
 
 
 def check_transcribers() -> list:

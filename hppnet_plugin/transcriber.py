@@ -4,22 +4,12 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
-from typing import Optional, Protocol, runtime_checkable
+from typing import Optional
 
 from . import constants as C
 from .transcription import Transcription
 
 log = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class Transcriber(Protocol):
-    """The backend contract. ``transcribe`` takes a path, or an array with ``sample_rate``."""
-
-    name: str
-
-    def transcribe(self, audio, sample_rate: Optional[float] = None, **options) -> Transcription:
-        ...
 
 
 class HPPNetTranscriber:
@@ -93,7 +83,7 @@ class HPPNetTranscriber:
         self.precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
         self.model.to(self.device)
         self.frontend = LogCQT(self.config).to(self.device)
-        fps = self.config.sample_rate / self.config.hop_length
+        fps = self.config.frames_per_second
         self.chunk_frames = max(1, int(round(chunk_s * fps)))
         self.context_frames = int(round(context_s * fps))
         self.batch_size = batch_size or (1 if self.device.type == "cpu" else 4)
@@ -135,7 +125,7 @@ class HPPNetTranscriber:
 
         source = AudioSource(audio, sample_rate)
         features = AudioFeatureSource(source.blocks(), self.frontend, self.device, timings)
-        fps = self.config.sample_rate / self.config.hop_length
+        fps = self.config.frames_per_second
         decoder = NoteDecoder(self.onset_threshold, self.frame_threshold, fps, min_note_ms=self.min_note_ms)
         rolls = {"onset": [], "frame": [], "velocity": []} if return_rolls else None
         bar = None

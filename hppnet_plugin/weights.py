@@ -69,11 +69,12 @@ def verify_sha256(path, expected: str) -> None:
                          "The file is corrupt or was replaced; reinstall or re-export it.")
 
 
-def load_weights(path, require_sidecar: bool = False):
-    """Read a weight file or training checkpoint -> (config dict, state_dict).
+def read_weight_file(path, require_sidecar: bool = False) -> dict:
+    """The whole content of a weight file or training checkpoint, loaded weights-only.
 
-    The sha256 in the sidecar is verified when a sidecar exists (and required
-    for shipped weights).
+    The sha256 in the sidecar is verified when a sidecar exists (and required for shipped
+    weights). Unpickling anything but tensors and plain types could run code from the file, so
+    nothing else loads: training checkpoints hold only such types too (RNG states included).
     """
     import torch
 
@@ -86,8 +87,6 @@ def load_weights(path, require_sidecar: bool = False):
     if "sha256" in meta:
         verify_sha256(path, meta["sha256"])
     try:
-        # Weights-only: unpickling anything else could run code from the file. Training
-        # checkpoints hold only tensors and plain types too (RNG states included).
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         with open(path, "rb") as f:
@@ -96,11 +95,16 @@ def load_weights(path, require_sidecar: bool = False):
             raise ValueError(f"{path} is not a readable PyTorch weight file ({type(error).__name__})") from None
         reason = str(error).strip().split(". ")[0] or type(error).__name__
         raise ValueError(f"{path} is not a weight file that loads safely (weights-only) and was not loaded: "
-                         f"{reason}. A training checkpoint from hppnet-plugin before 0.2 can be converted, if "
-                         f"you trust it, with `python -m hppnet_plugin.training upgrade-checkpoint {path}`") from None
+                         f"{reason}") from None
     if not isinstance(data, dict) or "config" not in data or not ({"state_dict", "model"} & set(data)):
         raise ValueError(f"{path} is not an hppnet-plugin weight file (expected keys 'config' and "
                          "'state_dict'); export training checkpoints with `python -m hppnet_plugin.training export`")
+    return data
+
+
+def load_weights(path, require_sidecar: bool = False):
+    """Read a weight file or training checkpoint -> (config dict, state_dict)."""
+    data = read_weight_file(path, require_sidecar)
     return data["config"], data.get("state_dict", data.get("model"))
 
 

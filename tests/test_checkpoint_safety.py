@@ -7,7 +7,7 @@ import torch
 
 import hppnet_plugin
 from hppnet_plugin.training.cli import main as training_main
-from hppnet_plugin.training.loop import load_checkpoint
+from hppnet_plugin.training.checkpoint import load_checkpoint
 
 from .datasets_fixtures import make_maestro
 
@@ -33,7 +33,7 @@ def test_a_crafted_weight_file_runs_no_code(crafted):
     path, marker = crafted
     with pytest.raises(ValueError, match="loads safely"):
         hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=path, device="cpu")
-    with pytest.raises(ValueError, match="upgrade-checkpoint"):
+    with pytest.raises(ValueError, match="loads safely"):
         load_checkpoint(path)
     assert training_main(["export", str(path), str(path.with_name("out.pt"))]) == 2
     assert not marker.exists()
@@ -67,38 +67,22 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
 
 
 def test_resume_reads_the_checkpoint_on_the_cpu(tmp_path, monkeypatch):
-    """Resuming on a GPU failed (2026-11-27, H200) when the checkpoint was mapped onto the
-    GPU: NumPy's and torch's RNG states must be CPU tensors. The checkpoint is read on the
-    CPU and load_state_dict copies weights and optimizer moments onto the model's device."""
-    import hppnet_plugin.training.loop as loop
+    """A checkpoint mapped onto a GPU cannot resume: NumPy's and torch's RNG states must be CPU
+    tensors. The checkpoint is read on the CPU and load_state_dict copies weights and optimizer
+    moments onto the model's device."""
+    from hppnet_plugin.training.devices import mixed_precision
 
     root = make_maestro(tmp_path / "maestro")
     run = tmp_path / "run"
     _train(root, run, 2)
     seen = []
-    real = loop.load_checkpoint
-    monkeypatch.setattr(loop, "load_checkpoint", lambda path, map_location="cpu": seen.append(map_location) or real(path, map_location))
+    real = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: seen.append(k.get("map_location")) or real(*a, **k))
     _train(root, run, 3)
     assert seen == ["cpu"]
-    assert loop._autocast_dtype(torch.device("cuda"), "auto") == (False, torch.float32)
+    assert mixed_precision(torch.device("cuda"), "auto") == (False, torch.float32)
 
 
-def test_an_old_checkpoint_is_converted_only_on_request(tmp_path):
-    """Checkpoints of hppnet-plugin < 0.2 pickled NumPy's RNG state: refused by default,
-    loadable (and resumable) after `upgrade-checkpoint`."""
-    import random
-
-    import numpy as np
-
-    from hppnet_plugin.training.loop import set_rng_state
-
-    path = tmp_path / "last.pt"
-    torch.save({"model": {}, "optimizer": {}, "step": 3,
-                "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}},
-               path)
-    with pytest.raises(ValueError, match="upgrade-checkpoint"):
-        load_checkpoint(path)
-    assert training_main(["upgrade-checkpoint", str(path)]) == 0
-    state = load_checkpoint(path)
-    set_rng_state(state["rng"])
-    assert state["step"] == 3 and np.random.get_state()[1].tolist() == state["rng"]["numpy"]["keys"].tolist()
+def test_a_weight_file_is_not_resumed_as_a_training_checkpoint(tmp_path, tiny_checkpoint):
+    with pytest.raises(ValueError, match="--init-from"):
+        load_checkpoint(tiny_checkpoint)

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from hppnet_plugin.batch import find_inputs, parse_shard, plan_jobs, read_manifest, shard_of
+from hppnet_plugin.batch import find_inputs, parse_shard, plan_jobs, shard_of
+from hppnet_plugin.jobs import read_manifest
 from hppnet_plugin.cli import main
 
 

@@ -51,7 +51,7 @@ def test_csv_and_kong_events_carry_confidence(tmp_path):
 
 def test_manifest_rows_summarise_confidence(tmp_path):
     from hppnet_plugin import transcribe_collection
-    from hppnet_plugin.batch import read_manifest
+    from hppnet_plugin.jobs import read_manifest
 
     import hppnet_plugin
 

@@ -12,10 +12,10 @@ import pytest
 import soundfile as sf
 
 from hppnet_plugin.training import datasets as D
-from hppnet_plugin.training import music as M
+from hppnet_plugin.training import textures as M
 from hppnet_plugin.training import render as R
 from hppnet_plugin.training import sampler as SA
-from hppnet_plugin.training import synth as S
+from hppnet_plugin.training import corpus_plan as S
 
 SR = 16_000
 NAMES = ["C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B"]

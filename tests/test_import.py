@@ -59,26 +59,63 @@ def test_one_way_flow_between_runtime_adapters_and_training():
 
     root = Path(__file__).resolve().parent.parent
     above = ("hppnet_plugin.transcription", "hppnet_plugin.transcriber", "hppnet_plugin.registry",
-             "hppnet_plugin.batch", "hppnet_plugin.ray_batch", "hppnet_plugin.cli", "hppnet_plugin.basic_pitch",
+             "hppnet_plugin.batch", "hppnet_plugin.jobs", "hppnet_plugin.outputs", "hppnet_plugin.ray_batch", "hppnet_plugin.cli", "hppnet_plugin.basic_pitch",
              "hppnet_plugin.inference", "hppnet_plugin.training")
     for source in sorted((root / "adapters").glob("*.py")):
         wrong = sorted(m for m in _imports(source) if m.startswith(above))
-        if source.name == "basic_pitch.py":  # the deprecated `predict` forward, imported on use only
-            wrong = [m for m in wrong if m != "hppnet_plugin.basic_pitch"]
         assert not wrong, f"{source.name} imports {wrong}"
     assert not [m for m in _imports(root / "hppnet_plugin" / "notes.py") if "adapters" in m]
     for source in sorted((root / "hppnet_plugin").glob("*.py")):
         assert not [m for m in _imports(source) if m.startswith("hppnet_plugin.training")], source.name
 
 
-def test_old_predict_import_still_works_with_a_warning():
-    import warnings
+def _module_graph():
+    """{module file: module files it imports, at the top or inside a function}; importing a
+    package's ``__init__`` is not counted (every module of the package runs it)."""
+    from pathlib import Path
 
-    from hppnet_plugin import basic_pitch
+    root = Path(__file__).resolve().parent.parent
+    homes = {"hppnet_plugin.adapters": root / "adapters", "hppnet_plugin.training": root / "training",
+             "hppnet_plugin": root / "hppnet_plugin"}
+    files = sorted(p for folder in homes.values() for p in folder.glob("*.py") if p.name != "__init__.py")
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        from hppnet_plugin.adapters.basic_pitch import predict
-    assert predict is basic_pitch.predict
-    assert any(issubclass(w.category, DeprecationWarning) and "hppnet_plugin.basic_pitch" in str(w.message)
-               for w in caught)
+    def file_of(module):
+        for package, folder in homes.items():
+            if module.startswith(package + "."):
+                candidate = folder / (module[len(package) + 1:].split(".")[0] + ".py")
+                return candidate if candidate in files else None
+        return None
+
+    return {f: {file_of(m) for m in _imports(f)} - {None, f} for f in files}
+
+
+def test_no_import_cycles():
+    graph = _module_graph()
+    # Tarjan's strongly connected components: any with two or more modules is a cycle.
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(f"{p.parent.name}/{p.name}" for p in component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    assert not cycles, f"import cycles: {cycles}"

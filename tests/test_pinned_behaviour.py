@@ -68,7 +68,7 @@ def compute(tmp_path) -> dict:
     from hppnet_plugin.decoding import NoteDecoder
     from hppnet_plugin.adapters.basic_pitch import note_events_to_notes
     from hppnet_plugin.adapters.midi import read_midi
-    from hppnet_plugin.training import augment, labels, music, performance, synth
+    from hppnet_plugin.training import augment, labels, music, performance, synth, textures
 
     out = {}
     score = _score_midi(tmp_path / "score.mid")
@@ -88,9 +88,9 @@ def compute(tmp_path) -> dict:
     out["synth.plan_jobs"] = digest([(j.name, j.split, j.source, j.voice.name, j.voice.program, j.seed,
                                       j.max_duration_s, j.augment_strength) for j in jobs])
 
-    for seed, kinds in ((0, music.TEXTURE_KINDS), (1, music.DOUBLED_KINDS), (2, music.TEXTURE_KINDS)):
+    for seed, kinds in ((0, textures.TEXTURE_KINDS), (1, textures.DOUBLED_KINDS), (2, textures.TEXTURE_KINDS)):
         rng = np.random.default_rng(seed)
-        raw = music.generate_texture(rng, 20.0, kinds)
+        raw = textures.generate_texture(rng, 20.0, kinds)
         performed, pedal = performance.make_piano_like(raw, rng, 15.0)
         recording = np.random.default_rng([seed, 7])
         performed, pedal, outro = performance.add_silences(performed, pedal, recording)

@@ -83,3 +83,15 @@ def test_register_in_process_backend():
             hppnet_plugin.register_transcriber("bad", 42)
     finally:
         registry._runtime_factories.pop("echo-test", None)
+
+
+def test_a_factory_returning_no_transcriber_is_named_clearly():
+    class NoTranscribe:
+        name = "broken"
+
+    hppnet_plugin.register_transcriber("returns-junk", NoTranscribe)
+    try:
+        with pytest.raises(TypeError, match="'returns-junk'.*NoTranscribe without transcribe"):
+            hppnet_plugin.load_transcriber("returns-junk")
+    finally:
+        registry._runtime_factories.pop("returns-junk", None)

@@ -10,10 +10,10 @@ import pytest
 from hppnet_plugin import constants as C
 from hppnet_plugin.notes import Note
 from hppnet_plugin.training import augment as A
-from hppnet_plugin.training import music as M
+from hppnet_plugin.training import textures as M
 from hppnet_plugin.training import performance as P
 from hppnet_plugin.training import render as R
-from hppnet_plugin.training import synth as S
+from hppnet_plugin.training import corpus_plan as S
 
 FREEPATS = "/etc/timidity/freepats.cfg"
 FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .render import RENDER_RATE
+from hppnet_plugin.constants import SAMPLE_RATE
 
 
 def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
@@ -12,7 +12,7 @@ def augment(audio: np.ndarray, rng: np.random.Generator, strength: float = 1.0) 
     from scipy import signal
 
     x = audio.astype(np.float64)
-    sr = RENDER_RATE
+    sr = SAMPLE_RATE
     if strength > 0 and rng.random() < 0.8:  # EQ: random low and high shelves via 2nd-order filters
         for _ in range(int(rng.integers(1, 4))):
             f0 = float(np.exp(rng.uniform(np.log(80), np.log(6000))))
@@ -56,7 +56,7 @@ def background_noise(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
         mix = background_noise(rng, n, "hum") + float(rng.uniform(0.2, 1.0)) * background_noise(rng, n, "pink")
         return mix / (np.sqrt(np.mean(mix ** 2)) + 1e-12)
     if kind == "hum":
-        t = np.arange(n) / RENDER_RATE
+        t = np.arange(n) / SAMPLE_RATE
         f0 = float(rng.choice([50.0, 60.0])) * float(rng.uniform(0.995, 1.005))
         x = np.zeros(n)
         for h in range(1, int(rng.integers(3, 16))):
@@ -67,10 +67,10 @@ def background_noise(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
         start = 0
         while start < n:
             rt60 = float(rng.uniform(0.3, 2.5))
-            length = min(n - start, int(RENDER_RATE * rt60))
-            burst = rng.normal(0, 1, length) * np.exp(-6.9 * np.arange(length) / RENDER_RATE / rt60)
+            length = min(n - start, int(SAMPLE_RATE * rt60))
+            burst = rng.normal(0, 1, length) * np.exp(-6.9 * np.arange(length) / SAMPLE_RATE / rt60)
             x[start:start + length] += signal.lfilter([1], [1, -float(rng.uniform(0.5, 0.98))], burst)
-            start += length + int(RENDER_RATE * rng.uniform(0.2, 3.0))
+            start += length + int(SAMPLE_RATE * rng.uniform(0.2, 3.0))
     else:
         x = rng.normal(0, 1, n)
         if kind == "pink":
@@ -84,7 +84,7 @@ def background_noise(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
 def background_at_peak(kind: str, peak_db, seconds: float, seed: int) -> np.ndarray:
     """``seconds`` of :func:`background_noise` scaled to a peak level in dBFS (None: as is),
     float32: the note-free test audio of calibration, the noise benchmark and the tests."""
-    x = background_noise(np.random.default_rng(seed), int(seconds * RENDER_RATE), kind)
+    x = background_noise(np.random.default_rng(seed), int(seconds * SAMPLE_RATE), kind)
     if peak_db is not None and kind != "silence":
         x = x / (np.max(np.abs(x)) + 1e-12) * 10 ** (peak_db / 20)
     return x.astype(np.float32)
@@ -94,7 +94,7 @@ def noise_clip(rng: np.random.Generator, duration_s: float) -> np.ndarray:
     """A note-free training clip: silence, or one background at a peak level from barely
     audible (-85 dBFS) to loud (-6 dBFS)."""
     kind = str(rng.choice(NOISE_KINDS))
-    x = background_noise(rng, int(duration_s * RENDER_RATE), kind)
+    x = background_noise(rng, int(duration_s * SAMPLE_RATE), kind)
     if kind != "silence":
         x = x / (np.max(np.abs(x)) + 1e-12) * 10 ** (float(rng.uniform(-85, -6)) / 20)
     return x.astype(np.float32)
@@ -108,11 +108,11 @@ def hum_clip(rng: np.random.Generator, duration_s: float) -> np.ndarray:
     on - is a sudden low tone on the lowest keys: the models wrote A#1/B1 notes there (issue
     11), from the few hum clips among the noise clips. Here every clip is hum, and the gates
     put those edges inside a crop as well as at the file's ends."""
-    n = int(duration_s * RENDER_RATE)
+    n = int(duration_s * SAMPLE_RATE)
     x = background_noise(rng, n, str(rng.choice(["hum", "hum+pink"])))
     for _ in range(int(rng.integers(0, 3))):  # 0-2 stretches where the hum drops away or out
         start = int(rng.integers(0, n))
-        stop = min(n, start + int(rng.uniform(0.3, 3.0) * RENDER_RATE))
+        stop = min(n, start + int(rng.uniform(0.3, 3.0) * SAMPLE_RATE))
         x[start:stop] *= float(rng.choice([0.0, rng.uniform(0.0, 0.3)]))
     x = x / (np.max(np.abs(x)) + 1e-12) * 10 ** (float(rng.uniform(-50, -6)) / 20)
     return x.astype(np.float32)

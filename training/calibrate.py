@@ -12,17 +12,17 @@ train for, and to the shortest minimum length.
 With ``quiet`` rolls (the model on note-free audio: silence, hiss, rumble, hum), the
 candidates are the thresholds within QUIET_F1_TOLERANCE of the best validation score, and of
 those the ones writing the fewest notes on the quiet audio: a lower onset threshold can buy a
-little validation F1 with notes on room noise, which real recordings are full of. (A hard
-minimum is too strict: on the step-4,200 tiny it took the onset threshold to 0.70 for one note
-fewer in 100 s, at -3.3 points of validation note F1.)
+little validation F1 with notes on room noise, which real recordings are full of. A hard
+minimum of notes is too strict: it can push the onset threshold far up (to 0.70, at -3.3 points
+of validation note F1) for one note fewer in 100 s.
 Among settings equally quiet there, the one with the most margin wins: the fewest notes with
 every threshold one notch looser (QUIET_MARGIN). The calibration clips are a sample; a
 threshold that writes notes on them as soon as it is lowered a notch sits at the edge, and
-other noise crosses it. (The step-5,600 base wrote 3 notes on the calibration clips at onset
-0.5 and at 0.6; with 0.5 it then wrote 2 on the noise benchmark's clips, with 0.6 none.)
+other noise crosses it (a setting one notch from its first notes on the calibration clips
+writes notes on the noise benchmark's).
 A minimum note length drops the one- or two-frame notes a model writes where a sound starts or
-stops abruptly (hum at the start of a file): on the step-4,800 tiny, dropping notes under 60 ms
-removed all 22 notes on 14 hum clips for -0.13 point of validation note F1.
+stops abruptly (hum at the start of a file): 60 ms removes such blips for about -0.1 point of
+validation note F1.
 """
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 THRESHOLD_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
 MIN_NOTE_GRID = (0.0, 40.0, 60.0, 80.0, 100.0)
-"""Minimum note lengths tried, ms (at 50 frames/s: notes of at least 1 to 5 frames). The
-step-5,250 base writes its hum notes at the very start of a file 60-80 ms long."""
+"""Minimum note lengths tried, ms (at 50 frames/s: notes of at least 1 to 5 frames); a model's
+notes on hum starting at the very start of a file can be 60-80 ms long."""
 MIN_CALIBRATION_F1 = 0.05
 """Below this best note F1 the scores say nothing about thresholds (an untrained model)."""
 
@@ -49,10 +49,9 @@ QUIET_BACKGROUNDS = (("silence", None), ("white", -40), ("pink", -30), ("brown",
 """(kind, peak dBFS) of the note-free audio calibration keeps quiet on: the backgrounds of
 benchmarks/noise_robustness.py, generated here with other seeds (QUIET_SEEDS)."""
 QUIET_SEEDS = (101, 102, 103, 104, 105, 106, 107, 108)
-"""Eight clips of each background, as many as the benchmark has. With two, a minimum note length
-that removes half of the blips on hum looked as quiet as one that removes all of them; with four,
-the step-5,250 base looked silent at 60 ms and then wrote 4 notes on the benchmark's 16 hum clips
-(one in 4 clips where the hum starts, at t = 0)."""
+"""Eight clips of each background, as many as the benchmark has: with fewer, a minimum note length
+that removes only some of the blips on hum (hum starting at t = 0 is in one clip of four) looks as
+quiet as one that removes all of them."""
 QUIET_SECONDS = 10.0
 QUIET_F1_TOLERANCE = 0.005
 """Validation F1 (mean over pieces) that may be given up for fewer notes on note-free audio; for

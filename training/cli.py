@@ -21,8 +21,7 @@ def _add_synth(sub):
     p.add_argument("--noise-clips", type=int, default=120,
                    help="training-only note-free clips (silence, hiss, rumble, hum, reverb tails)")
     p.add_argument("--hum-clips", type=int, default=60,
-                   help="training-only note-free clips of mains hum switching on and off (0: none, as "
-                        "corpus v2)")
+                   help="training-only note-free clips of mains hum switching on and off (0: none)")
     p.add_argument("--max-pieces", type=int, default=0, help="render only the first N jobs (0: all)")
     p.add_argument("--max-duration", type=float, default=40.0, help="longest piece, seconds")
     p.add_argument("--validation", type=int, default=10, help="pieces in the validation split")
@@ -88,28 +87,13 @@ def run_synth(args):
     print(f"corpus index: {index}")
 
 
-def _add_upgrade(sub):
-    p = sub.add_parser("upgrade-checkpoint", help="convert a training checkpoint of the older pickled format to the safe one",
-                       description="Rewrite a training checkpoint of the older pickled format so that it "
-                                   "loads weights-only. Reading the old file unpickles it, which can run code "
-                                   "from it: run this only on checkpoints you trust (your own runs).")
-    p.add_argument("checkpoint", nargs="+", help="last.pt / best.pt files, rewritten in place")
-
-
-def run_upgrade(args):
-    from .loop import upgrade_checkpoint
-
-    for path in args.checkpoint:
-        print(f"upgraded {upgrade_checkpoint(path)}")
-
-
-COMMANDS = {"synth": (_add_synth, run_synth), "upgrade-checkpoint": (_add_upgrade, run_upgrade)}
+COMMANDS = {"synth": (_add_synth, run_synth)}
 
 
 def _register_more():
-    from . import evaluate, export, loop, pack
+    from . import evaluate, export, loop, pack, train_options
 
-    COMMANDS["train"] = (loop.add_arguments, loop.run)
+    COMMANDS["train"] = (train_options.add_arguments, loop.run)
     COMMANDS["evaluate"] = (evaluate.add_arguments, evaluate.run)
     COMMANDS["export"] = (export.add_arguments, export.run)
     COMMANDS["pack"] = (pack.add_arguments, pack.run)

@@ -1,4 +1,4 @@
-"""Feature + label cache and random training crops.
+"""Feature + label cache, random training crops and the order an epoch draws them in.
 
 Each piece is turned once into a compressed ``.npz`` holding its log-CQT
 (float16, frames x 352) and label rolls (uint8, frames x 88), keyed by the audio
@@ -8,6 +8,7 @@ recomputes features and a changed front end never reads stale ones.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -48,7 +49,7 @@ def cache_piece(piece, cache_dir, config: HPPNetConfig, frontend=None) -> Path:
     path = cache_dir / f"{piece.name}-{cache_key(piece, config)}.npz"
     if path.exists():
         return path
-    frontend = frontend or LogCQT(config)
+    frontend = frontend or shared_frontend(config)
     try:
         audio = load_audio(piece.audio_path)
     except (ValueError, FileNotFoundError) as error:
@@ -60,16 +61,22 @@ def cache_piece(piece, cache_dir, config: HPPNetConfig, frontend=None) -> Path:
     return path
 
 
-_WORKER_FRONTENDS = {}
+_FRONTENDS = {}
+
+
+def shared_frontend(config: HPPNetConfig) -> LogCQT:
+    """One CPU front end per process and configuration, built when first needed: building the CQT
+    kernels costs more than a short piece, and a filled cache needs none."""
+    if config not in _FRONTENDS:
+        _FRONTENDS[config] = LogCQT(config)
+    return _FRONTENDS[config]
 
 
 def _cache_one(args):
     piece, cache_dir, config = args
     torch.set_num_threads(1)
-    # One front end per worker process: building the CQT kernels costs more than a short piece.
-    frontend = _WORKER_FRONTENDS.get(config) or _WORKER_FRONTENDS.setdefault(config, LogCQT(config))
     try:
-        return cache_piece(piece, cache_dir, config, frontend), None
+        return cache_piece(piece, cache_dir, config), None
     except ValueError as error:
         return None, str(error)
 
@@ -87,11 +94,10 @@ def cache_pieces(pieces, cache_dir, config, progress=True, workers: int = 1) -> 
             results = list(tqdm(pool.imap(_cache_one, [(p, cache_dir, config) for p in pieces]),
                                 total=len(pieces), desc="caching features", unit="piece", disable=not progress))
     else:
-        frontend = LogCQT(config)
         results = []
         for piece in tqdm(pieces, desc="caching features", unit="piece", disable=not progress):
             try:
-                results.append((cache_piece(piece, cache_dir, config, frontend), None))
+                results.append((cache_piece(piece, cache_dir, config), None))
             except ValueError as error:
                 results.append((None, str(error)))
     for path, error in results:
@@ -180,3 +186,47 @@ def collate(crops) -> dict:
     for key in ("onset", "frame", "offset", "velocity"):
         batch[key] = torch.from_numpy(np.stack([c[key] for c in crops]).astype(np.float32))
     return batch
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """A random order of the crops that depends only on (seed, epoch), like DistributedSampler,
+    so a resumed run sees the same order, and can skip the batches it had already trained on."""
+
+    def __init__(self, n: int, seed: int = 0):
+        self.n, self.seed, self.epoch, self.skip = n, seed, 0, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0):
+        self.epoch, self.skip = epoch, skip
+
+    def __len__(self):
+        return self.n - self.skip
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch))
+        return iter(order[self.skip:].tolist())
+
+
+def training_crops(args, config: HPPNetConfig, train_paths, rank: int, world: int, dist) -> tuple:
+    """(dataset of random crops, sampler, DataLoader arguments) of a run's options ``args``."""
+    crop_frames = int(round(args.crop_seconds * config.frames_per_second))
+    dataset = CropDataset(train_paths, crop_frames, seed=args.seed, edge_crops=args.edge_crops,
+                          note_free_weight=args.note_free_weight)
+    if dist is not None:
+        sampler = torch.utils.data.distributed.DistributedSampler(dataset, world, rank, shuffle=True, seed=args.seed)
+    else:
+        sampler = EpochSampler(len(dataset), args.seed)
+    loader_args = dict(batch_size=args.batch_size, sampler=sampler, collate_fn=collate,
+                       num_workers=args.workers, drop_last=len(dataset) >= args.batch_size * world)
+    return dataset, sampler, loader_args
+
+
+def epoch_batches(dataset, sampler, loader_args, epoch: int, batches_done: int):
+    """The batches of ``epoch`` not yet trained on (a resumed epoch continues after ``batches_done``)."""
+    dataset.set_epoch(epoch)
+    skip = batches_done
+    if isinstance(sampler, EpochSampler):
+        sampler.set_epoch(epoch, skip=skip * loader_args["batch_size"])
+        skip = 0
+    else:
+        sampler.set_epoch(epoch)
+    return itertools.islice(torch.utils.data.DataLoader(dataset, **loader_args), skip, None)

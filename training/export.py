@@ -11,7 +11,8 @@ import torch
 
 from hppnet_plugin.io import atomic_write
 from hppnet_plugin.model import count_parameters
-from hppnet_plugin.weights import WEIGHTS_FORMAT, build_model, load_weights, read_sidecar, sha256_of, sidecar_path
+from hppnet_plugin.weights import (WEIGHTS_FORMAT, build_model, read_sidecar, read_weight_file, sha256_of,
+                                   sidecar_path)
 
 
 def add_arguments(sub):
@@ -71,61 +72,52 @@ def _confidence_on_validation(items, calibration: dict, fps: float) -> dict:
     return confidence_table(total)
 
 
-def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibrate=None,
-           dataset: str = "maestro", cache=None) -> Path:
-    """Write the weight file and its sidecar; with ``calibrate`` (a dataset root), first
-    choose the decoding thresholds on its validation split (training.calibrate)."""
-    checkpoint, out = Path(checkpoint), Path(out)
-    config, state_dict = load_weights(checkpoint)
-    model = build_model(config, state_dict, source=str(checkpoint))  # proves it loads
-    calibration = None
-    if calibrate:
-        from hppnet_plugin.inference import autocast_dtype
+def _calibration(model, data_root, dataset: str, cache) -> dict:
+    """Decoding thresholds chosen on ``data_root``'s validation split and note-free clips, with the
+    grid's scores and what each confidence bin means at the chosen thresholds. Computed in fp32,
+    so that the thresholds do not depend on the arithmetic of the machine that exports."""
+    from .calibrate import QUIET_BACKGROUNDS, QUIET_SECONDS, QUIET_SEEDS, choose_thresholds, quiet_audio
+    from .validation import audio_rolls, validation_rolls
 
-        from .calibrate import QUIET_BACKGROUNDS, QUIET_SECONDS, QUIET_SEEDS, choose_thresholds, quiet_audio
-        from .validation import audio_rolls, validation_rolls
+    model.eval()
+    items = validation_rolls(model, data_root, dataset, cache, dtype=None)
+    quiet = [audio_rolls(model, clip, dtype=None) for clip in quiet_audio()]
+    fps = model.config.frames_per_second
+    calibration = {"data": str(data_root), "pieces": len(items), "precision": "fp32",
+                   "note_free_audio": {"backgrounds": [list(b) for b in QUIET_BACKGROUNDS],
+                                       "seeds": list(QUIET_SEEDS), "seconds_each": QUIET_SECONDS},
+                   **choose_thresholds(items, fps, quiet=quiet)}
+    calibration["confidence"] = _confidence_on_validation(items, calibration, fps)
+    return calibration
 
-        # Calibrate with the arithmetic users get by default on this machine.
-        model.eval()
-        dtype = autocast_dtype(torch.device("cpu"))
-        items = validation_rolls(model, calibrate, dataset, cache, dtype=dtype)
-        quiet = [audio_rolls(model, clip, dtype=dtype) for clip in quiet_audio()]
-        fps = config["sample_rate"] / config["hop_length"]
-        calibration = {"data": str(calibrate), "pieces": len(items),
-                       "note_free_audio": {"backgrounds": [list(b) for b in QUIET_BACKGROUNDS],
-                                           "seeds": list(QUIET_SEEDS), "seconds_each": QUIET_SECONDS},
-                       **choose_thresholds(items, fps, quiet=quiet)}
-        config = {**config, "onset_threshold": calibration["onset_threshold"],
-                  "frame_threshold": calibration["frame_threshold"], "min_note_ms": calibration["min_note_ms"]}
-        calibration["confidence"] = _confidence_on_validation(items, calibration, fps)
-    dtype = torch.float16 if fp16 else torch.float32
-    weights = {"format": WEIGHTS_FORMAT, "config": config,
-               "state_dict": {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}}
-    side = sidecar_path(out)
-    if side.exists() and not overwrite:
-        raise FileExistsError(f"{side} exists; pass --overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, lambda f: torch.save(weights, f), overwrite=overwrite)
-    full = torch.load(checkpoint, map_location="cpu", weights_only=True)  # load_weights proved it safe
-    run = full.get("run", {}) if isinstance(full, dict) else {}
+
+def _provenance(checkpoint: Path, full: dict) -> tuple:
+    """(run info, validation history, step, compute seconds) of a training checkpoint, or of a
+    weight file being re-exported (its sidecar keeps them)."""
+    run = full.get("run", {})
     history = _validation_history(checkpoint.parent)
-    source_meta = read_sidecar(checkpoint) if isinstance(full, dict) and "state_dict" in full else {}
+    step, wall_s = full.get("step"), full.get("wall_s", 0)
+    source_meta = read_sidecar(checkpoint) if "state_dict" in full else {}
     if source_meta:  # re-exporting a weight file (e.g. to calibrate it on other data): keep its provenance
         run = {"command": source_meta.get("training_command", ""), **source_meta, **run}
         run["history"] = source_meta.get("training_history", [])
         history = history or source_meta.get("validation_history", [])
-        full = {"step": source_meta.get("steps"), "wall_s": (source_meta.get("wall_hours") or 0) * 3600}
+        step, wall_s = source_meta.get("steps"), (source_meta.get("wall_hours") or 0) * 3600
+    return run, history, step, wall_s
+
+
+def _sidecar(checkpoint: Path, out: Path, full: dict, config: dict, model, fp16: bool, calibration) -> dict:
+    run, history, step, wall_s = _provenance(checkpoint, full)
     best_row = max(history, key=lambda r: float(r.get("note_f1", 0)), default={})
-    step = full.get("step") if isinstance(full, dict) else None
     # The validation of the weights in this file; best_validation may be an earlier step's.
     shipped_row = next((r for r in reversed(history) if str(r.get("step")) == str(step)), {})
-    meta = {
+    return {
         "name": f"hppnet-{config['variant']}", "variant": config["variant"], "format": WEIGHTS_FORMAT,
         "dtype": "float16" if fp16 else "float32", "parameters": count_parameters(model),
-        "training_command": run.get("command", ""), "training_history": run.get("history", []), "corpus_manifest_sha256": run.get("corpus_manifest_sha256", ""),
+        "training_command": run.get("command", ""), "training_history": run.get("history", []),
+        "corpus_manifest_sha256": run.get("corpus_manifest_sha256", ""),
         "train_hours": run.get("train_hours"), "device": run.get("device"), "threads": run.get("threads"),
-        "steps": step,
-        "wall_hours": round(full.get("wall_s", 0) / 3600, 3) if isinstance(full, dict) else None,
+        "steps": step, "wall_hours": round((wall_s or 0) / 3600, 3),
         "best_validation": best_row, "shipped_validation": shipped_row, "validation_history": history,
         "decoding_thresholds": {"onset": config["onset_threshold"], "frame": config["frame_threshold"],
                                 "min_note_ms": config.get("min_note_ms", 0.0), "calibration": calibration},
@@ -133,7 +125,30 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__, "sha256": sha256_of(out),
     }
-    text = json.dumps(meta, indent=1).encode()
+
+
+def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibrate=None,
+           dataset: str = "maestro", cache=None) -> Path:
+    """Write the weight file and its sidecar; with ``calibrate`` (a dataset root), first
+    choose the decoding thresholds on its validation split (training.calibrate)."""
+    checkpoint, out = Path(checkpoint), Path(out)
+    side = sidecar_path(out)
+    for path in (out, side):
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite")
+    full = read_weight_file(checkpoint)
+    config = full["config"]
+    model = build_model(config, full.get("state_dict", full.get("model")), source=str(checkpoint))  # proves it loads
+    calibration = _calibration(model, calibrate, dataset, cache) if calibrate else None
+    if calibration:
+        config = {**config, "onset_threshold": calibration["onset_threshold"],
+                  "frame_threshold": calibration["frame_threshold"], "min_note_ms": calibration["min_note_ms"]}
+    dtype = torch.float16 if fp16 else torch.float32
+    weights = {"format": WEIGHTS_FORMAT, "config": config,
+               "state_dict": {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, lambda f: torch.save(weights, f), overwrite=overwrite)
+    text = json.dumps(_sidecar(checkpoint, out, full, config, model, fp16, calibration), indent=1).encode()
     atomic_write(side, lambda f: f.write(text), overwrite=True)
     return out
 

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from hppnet_plugin import constants as C
+from hppnet_plugin.decoding import frames_to_seconds
 
 from .labels import notes_to_rolls
 
@@ -35,7 +36,7 @@ def _roll_as_multipitch(roll: np.ndarray):
     import mir_eval
 
     hz = mir_eval.util.midi_to_hz(np.arange(C.MIN_PITCH, C.MAX_PITCH + 1, dtype=np.float64))
-    times = np.arange(len(roll)) / C.FRAMES_PER_SECOND
+    times = frames_to_seconds(np.arange(len(roll)))
     return times, [hz[row] for row in roll]
 
 

@@ -31,8 +31,8 @@ def add_arguments(sub):
     p.add_argument("--splits", default="validation", help="splits copied whole (comma-separated)")
     p.add_argument("--sample-split", default="train", help="split sampled up to the budget")
     p.add_argument("--kbps", type=float, default=48.0,
-                   help="Opus bitrate, kbit/s (6..256); on the step-1,200 tiny weights, test audio at 48 scored "
-                        "within 0.2 point of note F1 of FLAC, at 24 lost 1.3 points (docs/gpu-training.md)")
+                   help="Opus bitrate, kbit/s (6..256); with tiny weights, test audio at 48 scored within 0.2 point "
+                        "of note F1 of FLAC, at 24 lost 1.3 points (docs/gpu-training.md)")
     p.add_argument("--max-mib", type=float, default=48.0, help="size budget of the copy, MiB")
     p.add_argument("--seed", type=int, default=0)
 

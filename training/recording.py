@@ -1,6 +1,6 @@
 """What happens to a piano between the strings and the file: a room, microphones, a device's
 filters and automatic gain, background noise and a lossy codec. Drawn per rendering, for
-training audio only (corpus v4's ``--recording`` chain).
+training audio only (``synth --recording``).
 
 - Rooms are image-source shoebox models (pyroomacoustics): living room to concert hall, RT60
   0.15-2.2 s, walls of different absorption, the piano and the microphones placed in the room;
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .augment import background_noise
-from .render import RENDER_RATE
+from hppnet_plugin.constants import SAMPLE_RATE
 
 CODECS = {"mp3": ("libmp3lame", "mp3"), "opus": ("libopus", "ogg"), "aac": ("aac", "m4a")}
 DEVICES = ("studio", "laptop", "phone")
@@ -41,7 +41,7 @@ def room_impulse_response(rng: np.random.Generator) -> np.ndarray:
     absorption, max_order = pra.inverse_sabine(rt60, dim.tolist())
     walls = ["east", "west", "north", "south", "floor", "ceiling"]
     materials = {w: pra.Material(float(np.clip(absorption * rng.uniform(0.6, 1.4), 0.02, 0.99))) for w in walls}
-    room = pra.ShoeBox(dim.tolist(), fs=RENDER_RATE, materials=materials, max_order=min(max_order, 30),
+    room = pra.ShoeBox(dim.tolist(), fs=SAMPLE_RATE, materials=materials, max_order=min(max_order, 30),
                        air_absorption=True)
     margin = 0.5
     piano = np.array([rng.uniform(margin, dim[0] - margin), rng.uniform(margin, dim[1] - margin),
@@ -109,11 +109,11 @@ def codec_round_trip(audio: np.ndarray, codec: str, kbps: int) -> np.ndarray:
     encoder, extension = CODECS[codec]
     with tempfile.TemporaryDirectory() as tmp:
         source, coded, decoded = Path(tmp) / "in.wav", Path(tmp) / f"coded.{extension}", Path(tmp) / "out.wav"
-        sf.write(source, audio, RENDER_RATE, subtype="FLOAT")
+        sf.write(source, audio, SAMPLE_RATE, subtype="FLOAT")
         quiet = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-threads", "1"]
         for cmd in (quiet + ["-i", str(source), "-c:a", encoder, "-b:a", f"{kbps}k", "-ac", "1",
                              "-fflags", "+bitexact", "-flags:a", "+bitexact", str(coded)],
-                    quiet + ["-i", str(coded), "-ar", str(RENDER_RATE), "-ac", "1", "-f", "wav",
+                    quiet + ["-i", str(coded), "-ar", str(SAMPLE_RATE), "-ac", "1", "-f", "wav",
                              "-c:a", "pcm_f32le", str(decoded)]):
             result = subprocess.run(cmd, capture_output=True, text=True)
             if result.returncode != 0:
@@ -127,7 +127,7 @@ def _aligned_to(out: np.ndarray, reference: np.ndarray, max_lag: int = 4096) -> 
     cut or padded to its length."""
     from scipy import signal
 
-    n = min(len(out), len(reference), 20 * RENDER_RATE)
+    n = min(len(out), len(reference), 20 * SAMPLE_RATE)
     if n > 2 * max_lag:
         corr = signal.correlate(out[:n], reference[:n], mode="full", method="fft")
         lags = np.arange(-n + 1, n)
@@ -148,7 +148,7 @@ def record(audio: np.ndarray, rng: np.random.Generator, room_probability: float 
         ir = room_impulse_response(rng)
         x = signal.fftconvolve(x, ir)[: len(x)]
     device = str(rng.choice(DEVICES, p=[0.5, 0.25, 0.25]))
-    x = device_chain(rng, device)(x.astype(np.float32)[None, :], RENDER_RATE)[0].astype(np.float64)
+    x = device_chain(rng, device)(x.astype(np.float32)[None, :], SAMPLE_RATE)[0].astype(np.float64)
     x = x / (np.max(np.abs(x)) + 1e-12) * float(rng.uniform(0.1, 0.95))
     if rng.random() < 0.6:  # hiss, rumble or hum at 20-60 dB SNR
         snr_db = float(rng.uniform(20, 60))

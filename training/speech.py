@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hppnet_plugin.constants import SAMPLE_RATE
+from hppnet_plugin.notes import Note
+
 from .augment import background_noise
-from .render import RENDER_RATE
 
 SENTENCES = {
     "en": ["Good evening and welcome to tonight's concert.",
@@ -61,7 +63,7 @@ def speak(text: str, language: str, variant: str, rate_wpm: int, pitch: int) -> 
             raise RuntimeError(f"espeak-ng failed ({language}+{variant}): {result.stderr[-300:]}")
         audio, sr = sf.read(wav, dtype="float32", always_2d=True)
     audio = audio.mean(axis=1)
-    return soxr.resample(audio, sr, RENDER_RATE).astype(np.float32) if sr != RENDER_RATE else audio
+    return soxr.resample(audio, sr, SAMPLE_RATE).astype(np.float32) if sr != SAMPLE_RATE else audio
 
 
 def _utterances(rng: np.random.Generator, seconds: float, variants=TRAINING_VARIANTS) -> np.ndarray:
@@ -69,19 +71,19 @@ def _utterances(rng: np.random.Generator, seconds: float, variants=TRAINING_VARI
     language = str(rng.choice(sorted(SENTENCES)))
     variant, rate, pitch = str(rng.choice(variants)), int(rng.integers(110, 230)), int(rng.integers(15, 85))
     parts, total = [], 0
-    while total < seconds * RENDER_RATE:
+    while total < seconds * SAMPLE_RATE:
         sentence = SENTENCES[language][int(rng.integers(len(SENTENCES[language])))]
         parts.append(speak(sentence, language, variant, rate, pitch))
-        parts.append(np.zeros(int(rng.uniform(0.2, 1.5) * RENDER_RATE), dtype=np.float32))
+        parts.append(np.zeros(int(rng.uniform(0.2, 1.5) * SAMPLE_RATE), dtype=np.float32))
         total += len(parts[-2]) + len(parts[-1])
-    return np.concatenate(parts)[: int(seconds * RENDER_RATE)]
+    return np.concatenate(parts)[: int(seconds * SAMPLE_RATE)]
 
 
 def speech_clip(rng: np.random.Generator, duration_s: float) -> np.ndarray:
     """A note-free training clip: one speaker alone, one over room noise, or a crowd of 3-8
     voices over room noise; the level of each at -40 to -3 dBFS peak. The recording chain
     (room, device, codec) is applied by the corpus builder like any training audio."""
-    n = int(duration_s * RENDER_RATE)
+    n = int(duration_s * SAMPLE_RATE)
     kind = str(rng.choice(["alone", "over noise", "crowd"]))
     if kind == "crowd":
         x = np.zeros(n)
@@ -107,3 +109,30 @@ def announcement(rng: np.random.Generator) -> np.ndarray:
     """2-8 s of one speaker, unit peak: spoken before or after a piece."""
     x = _utterances(rng, float(rng.uniform(2.0, 8.0)))
     return (x / (np.max(np.abs(x)) + 1e-12)).astype(np.float32)
+
+
+def place_announcement(seed: int, notes, pedal):
+    """(notes, pedal, (announcement audio, its start in seconds), outro seconds): a speaker before
+    the piece (the notes move later) or after it."""
+    rng = np.random.default_rng([seed, 12])
+    voice = announcement(rng)
+    length_s = len(voice) / SAMPLE_RATE
+    if rng.random() < 0.6:  # before: the music starts after the speaker and a pause
+        shift = length_s + float(rng.uniform(0.5, 3.0))
+        notes = [Note(n.start + shift, n.end + shift, n.pitch, n.velocity) for n in notes]
+        pedal = [(t + shift, v) for t, v in pedal]
+        return notes, pedal, (voice, 0.0), 0.0
+    start_s = max(n.end for n in notes) + 1.0 + float(rng.uniform(0.5, 2.0))  # after the last note's tail
+    return notes, pedal, (voice, start_s), start_s - max(n.end for n in notes) - 1.0 + length_s
+
+
+def mix_announcement(audio, spoken, sr, rng):
+    """The announcement mixed in at -20 to +3 dB of the piano's peak."""
+    voice, start_s = spoken
+    first = int(start_s * sr)
+    if first + len(voice) > len(audio):
+        audio = np.concatenate([audio, np.zeros(first + len(voice) - len(audio), dtype=audio.dtype)])
+    level = (np.max(np.abs(audio)) + 1e-6) * 10 ** (float(rng.uniform(-20, 3)) / 20)
+    audio = audio.copy()
+    audio[first:first + len(voice)] += voice * level
+    return audio

@@ -9,27 +9,22 @@ import numpy as np
 
 from hppnet_plugin import constants as C
 from hppnet_plugin.decoding import decode_rolls
-from hppnet_plugin.inference import FeatureArraySource, stream_rolls
+from hppnet_plugin.inference import INFERENCE_HEADS, FeatureArraySource, stream_rolls
 
 from . import metrics as M
-from .data import cache_pieces, features_of, load_cached
+from .data import cache_pieces, features_of, load_cached, shared_frontend
 from .datasets import dataset_pieces
-
-ROLL_HEADS = ("onset", "frame", "velocity")
-
 
 def piece_rolls(model, features, device=None, dtype=None) -> dict:
     """The model's probability rolls {onset, frame, velocity} of one piece's cached features,
     computed in the overlapping windows inference uses."""
     blocks = list(stream_rolls(model, FeatureArraySource(features), device=device, dtype=dtype))
-    return {h: np.concatenate([b[h] for _, b in blocks]) for h in ROLL_HEADS}
+    return {h: np.concatenate([b[h] for _, b in blocks]) for h in INFERENCE_HEADS}
 
 
 def audio_rolls(model, audio, device=None, dtype=None) -> dict:
     """The model's rolls of 16 kHz audio (features computed as the cache computes them)."""
-    from hppnet_plugin.frontend import LogCQT
-
-    return piece_rolls(model, features_of(audio, LogCQT(model.config)), device, dtype)
+    return piece_rolls(model, features_of(audio, shared_frontend(model.config)), device, dtype)
 
 
 def piece_scores(rolls: dict, reference, onset_threshold: float, frame_threshold: float,

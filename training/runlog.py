@@ -1,0 +1,107 @@
+"""What a run writes about itself: ``metrics.csv`` (and TensorBoard), and ``run.json`` (the command,
+arguments, configuration, corpus and every (re)start)."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from hppnet_plugin.io import atomic_write
+from hppnet_plugin.model import count_parameters
+
+log = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ["step", "wall_s", "kind", "lr", "loss_total", "loss_onset", "loss_frame",
+                  "loss_offset", "loss_velocity", "frame_f1", "note_f1", "note_offset_f1",
+                  "note_offset_velocity_f1"]
+
+
+def drop_rows_after(metrics_file: Path, step: int):
+    """Rows a killed run logged after its last checkpoint: the resumed run trains those steps
+    again, so the log keeps one trajectory (the one the checkpoints hold)."""
+    with open(metrics_file, newline="") as f:
+        rows = list(csv.DictReader(f))
+    kept = [r for r in rows if int(r["step"]) <= step]
+    if len(kept) < len(rows):
+        log.info("dropping %d rows of %s logged after step %d (after the last checkpoint)",
+                 len(rows) - len(kept), metrics_file.name, step)
+
+        def write(f):
+            writer = csv.DictWriter(f, METRIC_COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: r.get(k, "") for k in METRIC_COLUMNS} for r in kept)
+
+        atomic_write(metrics_file, write, overwrite=True, mode="w")
+
+
+def manifest_hash(data_root: Path) -> str:
+    for name in ("manifest.json", "maestro-v3.0.0.csv", "maestro-v3.0.0.json"):
+        p = data_root / name
+        if p.exists():
+            return hashlib.sha256(p.read_bytes()).hexdigest()
+    return ""
+
+
+def write_run_json(out: Path, args, config, model, train_frames: int, n_train: int, n_val: int, data_root: Path,
+                   device, world: int, step: int, frames_per_second: float) -> dict:
+    """run.json: the command, arguments, configuration and data of the run, and every (re)start
+    of it with the step it started from (the full provenance)."""
+    argv = getattr(args, "argv", None) or sys.argv[1:]  # main(argv) called from Python: its own argv
+    info = {"command": " ".join(shlex.quote(a) for a in ["python", "-m", "hppnet_plugin.training"] + list(argv)),
+            "args": vars(args), "config": config.to_dict(), "parameters": count_parameters(model),
+            "train_pieces": n_train, "train_hours": train_frames / frames_per_second / 3600,
+            "validation_pieces": n_val, "corpus_manifest_sha256": manifest_hash(data_root),
+            "device": str(device), "world_size": world, "threads": torch.get_num_threads()}
+    previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+    info["history"] = previous.get("history", []) + [
+        {"command": info["command"], "from_step": step, "started": time.strftime("%Y-%m-%d %H:%M:%S")}]
+    (out / "run.json").write_text(json.dumps(info, indent=1, default=str))
+    return info
+
+
+class MetricsLog:
+    """metrics.csv (and TensorBoard with --tensorboard) of rank 0; other ranks log nothing.
+    Rows a killed run logged after its last checkpoint are dropped first."""
+
+    def __init__(self, out: Path, step: int, rank: int, tensorboard: bool):
+        self.file = self.writer = self.tensorboard = None
+        if rank != 0:
+            return
+        path = out / "metrics.csv"
+        if path.exists():
+            drop_rows_after(path, step)
+        new_file = not path.exists()
+        self.file = open(path, "a", newline="")
+        self.writer = csv.DictWriter(self.file, METRIC_COLUMNS)
+        if new_file:
+            self.writer.writeheader()
+        if tensorboard:
+            try:  # TensorBoard event files beside metrics.csv
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as error:
+                raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard") from error
+            self.tensorboard = SummaryWriter(str(out / "tensorboard"))
+
+    def __bool__(self):
+        return self.writer is not None
+
+    def row(self, row: dict):
+        self.writer.writerow(row)
+        self.file.flush()
+        if self.tensorboard is not None:
+            for key, value in row.items():
+                if key not in ("step", "kind", "wall_s") and value not in (None, ""):
+                    self.tensorboard.add_scalar(f"{row['kind']}/{key}", float(value), row["step"])
+
+    def close(self):
+        if self.file:
+            self.file.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
