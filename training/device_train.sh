@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# Train HPPNet variants side by side for a fixed number of minutes on one lent GPU, from a
-# packed corpus carried with the working tree, and leave what must come back in $OUT
-# (at most 8 files of at most 16 MiB: resumable checkpoints are split). See docs/gpu-training.md.
+# Train HPPNet variants side by side for a fixed number of minutes on one GPU machine, from a
+# packed corpus copied there (training/pack.py), and leave what should come back in $OUT:
+# the exported best checkpoints, each run's resumable last.pt split into PART_MIB parts (default
+# 15), and one archive of sidecars, metrics, run.json, curves and logs. See docs/gpu-training.md.
 #
-#   VARIANTS="base sp" WARM_SP_AT=3 MINUTES=6.5 DATA=.gpu-data bash training/device_train.sh
+#   VARIANTS="base sp" WARM_SP_AT=3 MINUTES=6.5 DATA=.gpu-data OUT=/tmp/out bash training/device_train.sh
 #
-# Each variant trains in its own process (a ~1-2.5M-parameter model leaves most of an H100
+# Each variant trains in its own process (a ~1-2.5M-parameter model leaves most of a large GPU
 # idle, so two or three runs share it at little cost each). WARM_SP_AT=M also starts, M
 # minutes in, an sp seeded from base's best checkpoint so far (training/warm_start.py) that
 # trains until the same deadline; of the two sp runs, the one with the better validation
 # note F1 comes back, and both learning curves (metrics.csv) do.
 #
-# Tested on CPU with tiny settings: VARIANTS="base sp" WARM_SP_AT=0.3 MINUTES=0.8 BATCH=1
-# CROP=2 VALIDATE=5 DEVICE=cpu. Resumes: put an earlier run's files in $RESUME
+# Try it on the CPU with tiny settings first: VARIANTS="base sp" WARM_SP_AT=0.3 MINUTES=0.8 BATCH=1
+# CROP=2 VALIDATE=5 DEVICE=cpu. Resumes: put an earlier call's files in $RESUME
 # (<variant>-last.pt.part-*, and runs.tar.gz) and leave WARM_SP_AT unset, or set
-# RESUME_COMMITTED=1 to continue the run state committed under runs/hppnet-<variant>/.
-# TRAIN_ARGS="..." adds train options to every run (the committed CPU recipe's, e.g.
-# TRAIN_ARGS="--edge-crops --note-free-weight 2", so that a resumed run keeps its recipe).
+# RESUME_COMMITTED=1 to continue run state kept in the checkout under runs/hppnet-<variant>/.
+# TRAIN_ARGS="..." adds train options to every run (a resumed run's recipe, e.g.
+# TRAIN_ARGS="--edge-crops --note-free-weight 2").
 # EXTRA_RUN="NAME VARIANT [train args...]" adds one more run beside them, in /tmp/run-NAME, with
 # its own settings (later options win: EXTRA_RUN="base-paper base --lr 6e-4 --batch-size 4"); it
 # comes back like a variant (hppnet-NAME.pt, NAME-last.pt.part-*, run-NAME/ in runs.tar.gz).
@@ -37,7 +38,7 @@ OUT=${OUT:?set OUT to the folder whose files come back}
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
 T0=$(date +%s)
 
-# Dependencies the GPU image lacks travel as wheels in .whl/ (see docs/gpu-training.md);
+# Dependencies the GPU machine lacks can travel as wheels in .whl/ (see docs/gpu-training.md);
 # the package runs from a copy laid out as installed (adapters/ and training/ inside).
 if [ -z "${SKIP_WHEELS:-}" ] && ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
@@ -146,7 +147,7 @@ for v in $RUNS; do
 done
 for p in "${epids[@]}"; do wait "$p" || status=1; done
 for v in $RUNS; do
-  [ -f "/tmp/run-$v/last.pt" ] && split -b 15M "/tmp/run-$v/last.pt" "$OUT/$v-last.pt.part-"
+  [ -f "/tmp/run-$v/last.pt" ] && split -b "${PART_MIB:-15}M" "/tmp/run-$v/last.pt" "$OUT/$v-last.pt.part-"
   [ -f "$OUT/hppnet-$v.json" ] && mv "$OUT/hppnet-$v.json" "/tmp/run-$v/"
 done
 # Everything small in one archive: sidecars, metrics, run.json, curves, logs of every run.
