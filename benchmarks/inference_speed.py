@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -55,30 +56,6 @@ def write_audio(seconds: float, folder: Path) -> Path:
     if not path.exists():
         sf.write(path, synthetic_piano(seconds), 44100, subtype="PCM_16")
     return path
-
-
-def cpu_model() -> str:
-    # platform.processor() is empty on Linux; the model name says which machine a row came from.
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def gemm_gflops(n: int = 2048, repeats: int = 5, dtype=None) -> float:
-    import torch
-
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    torch.mm(a, b)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        times.append(time.perf_counter() - start)
-    return 2 * n ** 3 / statistics.median(times) / 1e9
 
 
 def model_flops_per_audio_second(config, heads=3) -> float:
@@ -145,23 +122,32 @@ def run_speed(args) -> dict:
     import hppnet_plugin.model as hppnet_model
 
     default_block = hppnet_model.HDCONV_TIME_BLOCK
+    from hppnet_plugin.precision import cpu_features, cpu_has_native_bf16, cpu_model, gemm_gflops
+
     torch.set_num_threads(args.threads)
     folder = Path(tempfile.gettempdir()) / "hppnet-bench-audio"
     folder.mkdir(exist_ok=True)
     files = {d: write_audio(d, folder) for d in args.durations}
-    gemm = {"fp32": gemm_gflops(), "bf16": gemm_gflops(dtype=torch.bfloat16)}
+    native_bf16 = cpu_has_native_bf16()
+    # Without native bf16 a bf16 GEMM is emulated and takes minutes: neither timed nor run.
+    gemm = {"fp32": gemm_gflops(), "bf16": gemm_gflops(dtype=torch.bfloat16) if native_bf16 else None}
+    precisions = [p for p in args.precisions if native_bf16 or p != "bf16"]
+    if precisions != args.precisions:
+        print("bf16 not measured: this CPU has no native bf16 (AVX512-BF16 / AMX)", file=sys.stderr)
     results = {"machine": {"platform": platform.platform(), "processor": cpu_model(),
-                           "cpus": os.cpu_count(), "threads": args.threads, "torch": torch.__version__,
-                           "gemm_fp32_gflops": round(gemm["fp32"], 1), "gemm_bf16_gflops": round(gemm["bf16"], 1)},
+                           "cpu_features": cpu_features(), "cpus": os.cpu_count(), "threads": args.threads,
+                           "competing_load_processes": args.load, "torch": torch.__version__,
+                           "gemm_fp32_gflops": round(gemm["fp32"], 1),
+                           "gemm_bf16_gflops": round(gemm["bf16"], 1) if gemm["bf16"] else None},
                "rows": []}
-    for variant, precision in itertools.product(args.variants, args.precisions):
+    for variant, precision in itertools.product(args.variants, precisions):
         whole_window = precision == "fp32-whole"
         if whole_window:  # the pre-slicing baseline: HD-Conv over the whole window at once
             precision = "fp32"
             hppnet_model.HDCONV_TIME_BLOCK = 1 << 30
         transcriber, weights = load(variant, args.threads, precision)
         flops = model_flops_per_audio_second(transcriber.config)
-        peak = gemm["bf16"] if transcriber.precision == "bf16" else gemm["fp32"]
+        peak = gemm["bf16"] if transcriber.precision == "bf16" and gemm["bf16"] else gemm["fp32"]
         for duration, path in files.items():
             row = {"transcriber": f"hppnet-{variant}", "precision": transcriber.precision, "weights": weights,
                    "hdconv_time_block": hppnet_model.HDCONV_TIME_BLOCK if not whole_window else "whole window",
@@ -226,6 +212,18 @@ def run_memory(args) -> dict:
     return {"memory": rows}
 
 
+@contextmanager
+def competing_load(processes: int):
+    """``processes`` busy CPU loops in other processes while the block runs."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default="sp,base,tiny", type=lambda s: s.split(","))
@@ -235,12 +233,15 @@ def main(argv=None):
                         help="model precisions to compare side by side (auto = bf16 where native); "
                              "fp32-whole = fp32 with HD-Conv over whole windows, the pre-slicing baseline")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="run N busy processes beside the transcriber (a browser, a DAW, another job)")
     parser.add_argument("--no-basic-pitch", dest="basic_pitch", action="store_false")
     parser.add_argument("--memory", action="store_true", help="measure peak RSS vs length instead of speed")
     parser.add_argument("--memory-minutes", default="1,10,60", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    results = run_memory(args) if args.memory else run_speed(args)
+    with competing_load(args.load):
+        results = run_memory(args) if args.memory else run_speed(args)
     out = Path(args.json or Path(__file__).with_name(
         f"results-{'memory' if args.memory else 'speed'}-{platform.node() or 'host'}.json"))
     out.write_text(json.dumps(results, indent=1))

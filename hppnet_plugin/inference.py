@@ -35,6 +35,21 @@ def timed(timings, stage: str):
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
+@contextmanager
+def torch_threads(threads):
+    """torch's CPU thread count set to ``threads`` inside the block and restored after it
+    (None: left as it is), so that one transcriber's setting does not leak into the process."""
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def choose_device(device="auto") -> torch.device:
     """"auto" -> CUDA, then Apple MPS, then CPU; otherwise the named device."""
     if isinstance(device, torch.device):
@@ -60,15 +75,13 @@ def choose_device(device="auto") -> torch.device:
 def autocast_dtype(device: torch.device, precision: str = "auto"):
     """The reduced-precision dtype the model runs in on ``device``, or None for fp32.
 
-    "auto": bf16 on CPUs whose oneDNN has native bf16 (AVX512-BF16 / AMX), fp32 elsewhere.
-    On the shipped weights CPU bf16 changes note F1 by less than 0.1 point
-    (docs/model-card.md) and runs HPPNet 1.6-2x faster on a 2-core AVX512-BF16 CPU.
-    CUDA stays fp32 under "auto": under bf16 autocast on an H200 the onset head of tiny
-    and base never left its prior (5,000 steps), where fp32 reached validation note F1
-    0.77 in 250 steps (docs/gpu-training.md) -- the reduced-precision cuDNN
-    LSTM is the suspect, and bf16 CUDA inference has not been measured on trained weights.
-    A ~1M-parameter model is fast enough on a GPU in fp32. "bf16"/"fp16" force a dtype;
-    "fp32" turns reduced precision off.
+    "auto": on a CPU, bf16 where it is native and measured faster than fp32 here
+    (:func:`hppnet_plugin.precision.bf16_is_faster_on_cpu`), else fp32; on CUDA and MPS, fp32.
+    On the shipped weights CPU bf16 changes note F1 by less than 0.1 point (docs/model-card.md).
+    CUDA stays fp32: under bf16 autocast on an H200 the onset head of tiny and base never left
+    its prior in training, where fp32 learned (docs/gpu-training.md), and bf16 CUDA inference
+    has not been measured on trained weights. "bf16"/"fp16" force a dtype; "fp32" turns reduced
+    precision off.
     """
     if precision not in C.PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {C.PRECISIONS}")
@@ -79,10 +92,9 @@ def autocast_dtype(device: torch.device, precision: str = "auto"):
     if precision == "fp16":
         return torch.float16
     if device.type == "cpu":
-        try:
-            return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
-        except (AttributeError, RuntimeError):
-            return None
+        from .precision import bf16_is_faster_on_cpu
+
+        return torch.bfloat16 if bf16_is_faster_on_cpu() else None
     return None
 
 

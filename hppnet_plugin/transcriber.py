@@ -38,9 +38,9 @@ class HPPNetTranscriber:
         Notes shorter than this many milliseconds are dropped (default: the value stored with
         the weights, chosen with the thresholds; 0 if never calibrated: keep every note).
     precision : {"auto", "fp32", "bf16", "fp16"}
-        "auto" runs the model in bf16 on CPUs with native bf16 (AVX512-BF16/AMX;
-        measured: < 0.1 point of note F1, 1.6-2x faster) and in fp32 on GPUs,
-        else fp32. "fp32" for bit-for-bit reproducible probabilities across machines.
+        "auto" runs the model in bf16 on CPUs where bf16 is native (AVX512-BF16/AMX) and a bf16
+        GEMM measures faster than fp32 (< 0.1 point of note F1; 1.6-2x faster on such CPUs), and in
+        fp32 elsewhere, GPUs included. "fp32" for bit-for-bit reproducible probabilities.
     """
 
     def __init__(self, name: Optional[str] = None, checkpoint=None, device: str = "auto",
@@ -56,10 +56,9 @@ class HPPNetTranscriber:
 
         if chunk_s <= 0 or context_s < 0 or (batch_size is not None and batch_size < 1):
             raise ValueError(f"need chunk_s > 0, context_s >= 0, batch_size >= 1; got {chunk_s}, {context_s}, {batch_size}")
-        if threads is not None:
-            if int(threads) < 1:
-                raise ValueError(f"threads must be >= 1; got {threads}")
-            torch.set_num_threads(int(threads))
+        if threads is not None and int(threads) < 1:
+            raise ValueError(f"threads must be >= 1; got {threads}")
+        self.threads = None if threads is None else int(threads)
         if name is None and checkpoint is None:  # the best variant whose weights are installed
             from .weights import best_shipped_name
 
@@ -79,7 +78,10 @@ class HPPNetTranscriber:
         self.name = name
         self.checkpoint = str(path)
         self.device = choose_device(device)
-        self.dtype = autocast_dtype(self.device, precision)
+        from .inference import torch_threads
+
+        with torch_threads(self.threads):  # "auto" measures with the threads it will run with
+            self.dtype = autocast_dtype(self.device, precision)
         self.precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
         self.model.to(self.device)
         self.frontend = LogCQT(self.config).to(self.device)
@@ -102,7 +104,8 @@ class HPPNetTranscriber:
 
     def transcribe(self, audio, sample_rate: Optional[float] = None, return_rolls: bool = False,
                    progress: bool = False, timings: Optional[dict] = None) -> Transcription:
-        """Transcribe a file path or an array.
+        """Transcribe a file path or an array (with ``threads`` CPU threads, when given: torch's
+        thread count is this transcriber's only while it transcribes, then back to what it was).
 
         Parameters
         ----------
@@ -117,6 +120,12 @@ class HPPNetTranscriber:
             Filled with seconds spent per stage: "audio" (read + resample), "cqt",
             "model", "decode" (for profiling and benchmarks/).
         """
+        from .inference import torch_threads
+
+        with torch_threads(self.threads):
+            return self._transcribe(audio, sample_rate, return_rolls, progress, timings)
+
+    def _transcribe(self, audio, sample_rate, return_rolls: bool, progress: bool, timings) -> Transcription:
         import numpy as np
 
         from .audio import AudioSource

@@ -100,6 +100,38 @@ def test_precision_choice_and_bf16_close_to_fp32(tiny_checkpoint, wav_file):
         hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, precision="fp8")
 
 
+def test_auto_precision_is_bf16_only_where_native_and_measured_faster(monkeypatch):
+    from hppnet_plugin import precision as P
+    from hppnet_plugin.inference import autocast_dtype
+
+    timed = []
+    monkeypatch.setattr(P, "gemm_gflops", lambda n=2048, repeats=5, dtype=None: timed.append(dtype) or
+                        (300.0 if dtype is None else rates["bf16"]))
+    P._bf16_speedup.cache_clear()
+    monkeypatch.setattr(P, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    rates = {"bf16": 900.0}
+    assert autocast_dtype(torch.device("cpu"), "auto") is None and timed == []  # emulated bf16: never timed
+    monkeypatch.setattr(P, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
+    assert autocast_dtype(torch.device("cpu"), "auto") is torch.bfloat16  # native and 3x the fp32 rate
+    P._bf16_speedup.cache_clear()
+    rates["bf16"] = 150.0
+    assert autocast_dtype(torch.device("cpu"), "auto") is None  # native but half the fp32 rate
+    P._bf16_speedup.cache_clear()
+
+
+def test_threads_apply_to_the_transcriber_only(tiny_checkpoint, wav_file):
+    before = torch.get_num_threads()
+    seen = []
+    transcriber = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, threads=1,
+                                                 precision="fp32")
+    assert torch.get_num_threads() == before
+    real = transcriber.model.forward
+    transcriber.model.forward = lambda *a, **k: seen.append(torch.get_num_threads()) or real(*a, **k)
+    transcriber.transcribe(wav_file)
+    assert seen and set(seen) == {1}
+    assert torch.get_num_threads() == before
+
+
 def test_misspelt_option_is_named(tiny_checkpoint):
     with pytest.raises(ValueError, match=r"does not take option\(s\) \['chunk_secs'\]; it takes: .*chunk_s"):
         hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, chunk_secs=5)
