@@ -72,22 +72,26 @@ def main(argv=None) -> int:
     parser.add_argument("--contexts", default="1,2,5")
     parser.add_argument("--max-pieces", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--crossfade", type=float, default=None, metavar="SECONDS",
+                        help="blend neighbouring windows over this many seconds (default: the transcriber's)")
     parser.add_argument("--json", default=str(Path(__file__).with_name("results-windows.json")))
     args = parser.parse_args(argv)
     name, _, checkpoint = args.transcriber.partition("=")
     chunks = [WHOLE if c == "whole" else float(c) for c in args.chunks.split(",")]
     contexts = [float(x) for x in args.contexts.split(",")]
-    probe = load_transcriber(name, **({"checkpoint": checkpoint} if checkpoint else {}))
+    common = {**({"checkpoint": checkpoint} if checkpoint else {}),
+              **({"crossfade_s": args.crossfade} if args.crossfade is not None else {})}
+    probe = load_transcriber(name, **common)
     fps = probe.config.frames_per_second
     default_chunk, default_context = probe.chunk_frames / fps, probe.context_frames / fps
     grid = settings(chunks, contexts, default_chunk, default_context)
-    transcribers = {s: load_transcriber(name, chunk_s=s[0], context_s=s[1], threads=args.threads,
-                                        **({"checkpoint": checkpoint} if checkpoint else {})) for s in grid}
+    transcribers = {s: load_transcriber(name, chunk_s=s[0], context_s=s[1], threads=args.threads, **common)
+                    for s in grid}
     whole_setting = (WHOLE, default_context)
-    transcribers.setdefault(whole_setting, load_transcriber(name, chunk_s=WHOLE, context_s=default_context,
-                                                            threads=args.threads,
-                                                            **({"checkpoint": checkpoint} if checkpoint else {})))
-    report = {"transcriber": args.transcriber, "data": args.data, "date": time.strftime("%Y-%m-%d"),
+    if whole_setting not in transcribers:
+        transcribers[whole_setting] = load_transcriber(name, chunk_s=WHOLE, context_s=default_context,
+                                                       threads=args.threads, **common)
+    report = {"transcriber": args.transcriber, "crossfade_s": probe.crossfade_frames / fps, "data": args.data, "date": time.strftime("%Y-%m-%d"),
               "agreement_tolerance_s": AGREEMENT_TOLERANCE_S, "edge_s": EDGE_S, "splits": {}}
     for split in args.split or ["test"]:
         pieces = dataset_pieces("maestro", Path(args.data), split)[: args.max_pieces or None]

@@ -171,16 +171,38 @@ p = 0.8 on pure digital silence without this, none with 10 frames or more)."""
 
 def stream_rolls(model, source, chunk_frames: int = 1000, context_frames: int = 100,
                  batch_size: int = 4, heads=INFERENCE_HEADS, device=None, progress=None, timings=None,
-                 edge_frames: int = EDGE_SILENCE_FRAMES, silence: float = -1.0, dtype=None):
+                 edge_frames: int = EDGE_SILENCE_FRAMES, silence: float = -1.0, dtype=None,
+                 crossfade_frames: int = 0):
     """Yield ``(start_frame, {head: probabilities (frames, 88) float32 ndarray})`` in order.
 
     ``source`` gives features for frame ranges (see FeatureArraySource,
     AudioFeatureSource). Several windows are batched into one forward pass.
     ``edge_frames`` of ``silence`` (the log-CQT floor) surround the input.
     ``dtype``: run the model under autocast to this dtype (see :func:`autocast_dtype`).
+    ``crossfade_frames``: at each boundary between two cores, blend the two windows'
+    probabilities linearly over this many frames centred on the boundary (each window sees
+    them, in its core or its context) instead of switching from one to the next at once; at
+    most ``2 * context_frames`` and ``chunk_frames``.
     """
     if chunk_frames < 1 or context_frames < 0 or batch_size < 1:
         raise ValueError("chunk_frames and batch_size must be >= 1 and context_frames >= 0")
+    half = int(crossfade_frames) // 2
+    if half < 0 or half > context_frames or 2 * half > chunk_frames:
+        raise ValueError(f"crossfade_frames must be 0..min(2 * context_frames, chunk_frames); got {crossfade_frames}")
+    windows = _window_rolls(model, source, chunk_frames, context_frames, batch_size, heads, device, timings,
+                            edge_frames, silence, dtype)
+    blocks = _crossfaded(windows, half) if half else (
+        (s, {h: p[s - lo:e - lo] for h, p in probs.items()}) for s, e, lo, probs in windows)
+    for start, block in blocks:
+        yield start, block
+        if progress is not None:
+            progress(start + len(next(iter(block.values()))))
+
+
+def _window_rolls(model, source, chunk_frames, context_frames, batch_size, heads, device, timings, edge_frames,
+                  silence, dtype):
+    """Yield ``(core start, core end, first frame, {head: probabilities})`` per window in order:
+    the probabilities cover the window's context and core from its first frame."""
     device = device or next(model.parameters()).device
     start = 0
     # Not constructed for fp32: torch.autocast raises on some devices (MPS on older torch) even disabled.
@@ -216,6 +238,31 @@ def stream_rolls(model, source, chunk_frames: int = 1000, context_frames: int = 
             for j, i in enumerate(members):
                 probs[i] = {h: v[j] for h, v in out.items()}
         for i, (s, e, lo, _) in enumerate(batch):
-            yield s, {h: p[s - lo:e - lo] for h, p in probs[i].items()}
-            if progress is not None:
-                progress(e)
+            yield s, e, lo, probs[i]
+
+
+def _crossfaded(windows, half: int):
+    """Contiguous blocks of probabilities from consecutive windows, blended linearly over
+    [boundary - half, boundary + half) at each boundary between two cores."""
+    fade = ((np.arange(2 * half, dtype=np.float32) + 0.5) / (2 * half))[:, None]  # the next window's weight
+    held, previous = None, None  # the fade region of the window before; that window, not yet yielded
+    for window in windows:
+        if previous is not None:
+            block, held = _blend(previous, held, fade, half, last=False)
+            yield block
+        previous = window
+    if previous is not None:
+        yield _blend(previous, held, fade, half, last=True)[0]
+
+
+def _blend(window, held, fade, half: int, last: bool):
+    """((first frame, block), the fade region for the next window) of one window."""
+    s, e, lo, probs = window
+    first = s if held is None else s - half
+    end = e if last else e - half
+    block = {h: p[first - lo:end - lo].copy() for h, p in probs.items()}
+    if held is not None:
+        for h, p in block.items():
+            p[:2 * half] = (1 - fade) * held[h] + fade * p[:2 * half]
+    following = None if last else {h: p[e - half - lo:e + half - lo] for h, p in probs.items()}
+    return (first, block), following

@@ -47,7 +47,7 @@ class HPPNetTranscriber:
                  threads: Optional[int] = None, chunk_s: float = 20.0, context_s: float = 2.0,
                  batch_size: Optional[int] = None, onset_threshold: Optional[float] = None,
                  frame_threshold: Optional[float] = None, precision: str = "auto",
-                 min_note_ms: Optional[float] = None):
+                 min_note_ms: Optional[float] = None, crossfade_s: float = 0.0):
         import torch
 
         from .frontend import LogCQT
@@ -88,6 +88,9 @@ class HPPNetTranscriber:
         fps = self.config.frames_per_second
         self.chunk_frames = max(1, int(round(chunk_s * fps)))
         self.context_frames = int(round(context_s * fps))
+        self.crossfade_frames = int(round(crossfade_s * fps))
+        if not 0 <= self.crossfade_frames <= min(2 * self.context_frames, self.chunk_frames):
+            raise ValueError(f"crossfade_s must be 0..min(2 * context_s, chunk_s); got {crossfade_s}")
         self.batch_size = batch_size or (1 if self.device.type == "cpu" else 4)
         self.onset_threshold = self.config.onset_threshold if onset_threshold is None else onset_threshold
         self.frame_threshold = self.config.frame_threshold if frame_threshold is None else frame_threshold
@@ -149,7 +152,7 @@ class HPPNetTranscriber:
 
         for _, probs in stream_rolls(self.model, features, self.chunk_frames, self.context_frames,
                                      self.batch_size, device=self.device, progress=advance, timings=timings,
-                                     dtype=self.dtype):
+                                     dtype=self.dtype, crossfade_frames=self.crossfade_frames):
             with timed(timings, "decode"):
                 decoder.push(probs["onset"], probs["frame"], probs["velocity"])
             if rolls is not None:
