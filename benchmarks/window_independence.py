@@ -59,10 +59,40 @@ def settings(chunks, contexts, default_chunk: float, default_context: float) -> 
     return rows
 
 
-def main(argv=None) -> int:
-    from hppnet_plugin import load_transcriber
+def measure_split(args, split: str, grid, transcribers: dict, whole_setting) -> list:
+    """One row per window setting over the pieces of ``split``."""
     from hppnet_plugin.training import metrics as M
     from hppnet_plugin.training.datasets import dataset_pieces
+
+    pieces = dataset_pieces("maestro", Path(args.data), split)[: args.max_pieces or None]
+    per_setting = {s: [] for s in grid}
+    for piece in pieces:
+        reference = piece.notes()
+        whole = transcribers[whole_setting].transcribe(piece.audio_path)
+        for s in grid:
+            result = whole if s == whole_setting else transcribers[s].transcribe(piece.audio_path)
+            f1 = M.flatten(M.transcription_metrics(reference, result.notes))["note_f1"]
+            per_setting[s].append({"piece": piece.name, "notes": len(result.notes), "note_f1": f1,
+                                   **compare(result.notes, whole.notes, s[0], result.duration)})
+    rows = []
+    for (chunk, context), items in per_setting.items():
+        row = {"chunk_s": "whole" if chunk == WHOLE else chunk, "context_s": context, "pieces": len(items),
+               "notes": sum(i["notes"] for i in items),
+               "note_f1": round(statistics.mean(i["note_f1"] for i in items), 4),
+               "agreement_f1_mean": round(statistics.mean(i["agreement_f1"] for i in items), 4),
+               "agreement_f1_worst": round(min(i["agreement_f1"] for i in items), 4),
+               "differing": sum(i["differing"] for i in items),
+               "differing_near_boundary": sum(i["differing_near_boundary"] for i in items),
+               "per_piece": items}
+        rows.append(row)
+        print(f"{split:24s} chunk {str(row['chunk_s']):>5s} context {context:>3g}  note F1 {row['note_f1']:.4f}  "
+              f"agreement {row['agreement_f1_mean']:.4f} (worst {row['agreement_f1_worst']:.4f})  "
+              f"differing {row['differing']} ({row['differing_near_boundary']} near a boundary)", flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    from hppnet_plugin import load_transcriber
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="corpus root (MAESTRO layout)")
@@ -94,31 +124,7 @@ def main(argv=None) -> int:
     report = {"transcriber": args.transcriber, "crossfade_s": probe.crossfade_frames / fps, "data": args.data, "date": time.strftime("%Y-%m-%d"),
               "agreement_tolerance_s": AGREEMENT_TOLERANCE_S, "edge_s": EDGE_S, "splits": {}}
     for split in args.split or ["test"]:
-        pieces = dataset_pieces("maestro", Path(args.data), split)[: args.max_pieces or None]
-        per_setting = {s: [] for s in grid}
-        for piece in pieces:
-            reference = piece.notes()
-            whole = transcribers[whole_setting].transcribe(piece.audio_path)
-            for s in grid:
-                result = whole if s == whole_setting else transcribers[s].transcribe(piece.audio_path)
-                f1 = M.flatten(M.transcription_metrics(reference, result.notes))["note_f1"]
-                per_setting[s].append({"piece": piece.name, "notes": len(result.notes), "note_f1": f1,
-                                       **compare(result.notes, whole.notes, s[0], result.duration)})
-        rows = []
-        for (chunk, context), items in per_setting.items():
-            row = {"chunk_s": "whole" if chunk == WHOLE else chunk, "context_s": context, "pieces": len(items),
-                   "notes": sum(i["notes"] for i in items),
-                   "note_f1": round(statistics.mean(i["note_f1"] for i in items), 4),
-                   "agreement_f1_mean": round(statistics.mean(i["agreement_f1"] for i in items), 4),
-                   "agreement_f1_worst": round(min(i["agreement_f1"] for i in items), 4),
-                   "differing": sum(i["differing"] for i in items),
-                   "differing_near_boundary": sum(i["differing_near_boundary"] for i in items),
-                   "per_piece": items}
-            rows.append(row)
-            print(f"{split:24s} chunk {str(row['chunk_s']):>5s} context {context:>3g}  note F1 {row['note_f1']:.4f}  "
-                  f"agreement {row['agreement_f1_mean']:.4f} (worst {row['agreement_f1_worst']:.4f})  "
-                  f"differing {row['differing']} ({row['differing_near_boundary']} near a boundary)", flush=True)
-        report["splits"][split] = rows
+        report["splits"][split] = measure_split(args, split, grid, transcribers, whole_setting)
     Path(args.json).write_text(json.dumps(report, indent=1))
     print(f"wrote {args.json}")
     return 0
