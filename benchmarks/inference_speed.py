@@ -122,9 +122,10 @@ def run_speed(args) -> dict:
     import hppnet_plugin.model as hppnet_model
 
     default_block = hppnet_model.HDCONV_TIME_BLOCK
-    from hppnet_plugin.precision import cpu_features, cpu_has_native_bf16, cpu_model, gemm_gflops
+    from hppnet_plugin.cpu import cpu_features, cpu_has_native_bf16, cpu_model, gemm_gflops
 
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     folder = Path(tempfile.gettempdir()) / "hppnet-bench-audio"
     folder.mkdir(exist_ok=True)
     files = {d: write_audio(d, folder) for d in args.durations}
@@ -190,9 +191,9 @@ def print_row(row):
 def child_peak_rss(variant: str, path: Path, threads: int) -> dict:
     """Transcribe in a fresh process; return its peak RSS (MiB) and wall time."""
     code = ("import sys, time, resource; sys.path.insert(0, %r); from inference_speed import load; "
-            "t, w = load(%r, %d); s = time.perf_counter(); r = t.transcribe(%r); "
+            "t, w = load(%r, %d or None); s = time.perf_counter(); r = t.transcribe(%r); "
             "print(time.perf_counter() - s, len(r.notes), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-            % (str(Path(__file__).parent), variant, threads, str(path)))
+            % (str(Path(__file__).parent), variant, threads or 0, str(path)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     wall, notes, rss_kib = out.stdout.split()[-3:]
     return {"wall_s": float(wall), "notes": int(notes), "peak_rss_mib": int(rss_kib) / 1024}
@@ -232,7 +233,8 @@ def main(argv=None):
     parser.add_argument("--precisions", default="fp32,auto", type=lambda s: s.split(","),
                         help="model precisions to compare side by side (auto = bf16 where native); "
                              "fp32-whole = fp32 with HD-Conv over whole windows, the pre-slicing baseline")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=lambda v: None if v == "auto" else int(v), default=2,
+                        help="torch threads, or auto: the transcriber's default (the cores idle when it starts)")
     parser.add_argument("--load", type=int, default=0, metavar="N",
                         help="run N busy processes beside the transcriber (a browser, a DAW, another job)")
     parser.add_argument("--no-basic-pitch", dest="basic_pitch", action="store_false")

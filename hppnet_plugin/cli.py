@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--precision", default="auto", choices=C.PRECISIONS,
                    help="model arithmetic: auto = bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32")
     t.add_argument("--threads", type=int,
-                   help="CPU threads for the model (default: torch's, one per core)")
+                   help="CPU threads for the model (default: the cores idle when a file starts)")
     t.add_argument("--format", default="mid", help=f"comma-separated outputs from {','.join(FORMATS)} (default mid)")
     t.add_argument("--plot", action="store_true", help="also write a PNG piano roll (needs matplotlib)")
     t.add_argument("--overwrite", action="store_true", help="replace existing outputs")

@@ -76,7 +76,7 @@ def autocast_dtype(device: torch.device, precision: str = "auto"):
     """The reduced-precision dtype the model runs in on ``device``, or None for fp32.
 
     "auto": on a CPU, bf16 where it is native and measured faster than fp32 here
-    (:func:`hppnet_plugin.precision.bf16_is_faster_on_cpu`), else fp32; on CUDA and MPS, fp32.
+    (:func:`hppnet_plugin.cpu.bf16_is_faster_on_cpu`), else fp32; on CUDA and MPS, fp32.
     On the shipped weights CPU bf16 changes note F1 by less than 0.1 point (docs/model-card.md).
     CUDA stays fp32: under bf16 autocast on an H200 the onset head of tiny and base never left
     its prior in training, where fp32 learned (docs/gpu-training.md), and bf16 CUDA inference
@@ -92,7 +92,7 @@ def autocast_dtype(device: torch.device, precision: str = "auto"):
     if precision == "fp16":
         return torch.float16
     if device.type == "cpu":
-        from .precision import bf16_is_faster_on_cpu
+        from .cpu import bf16_is_faster_on_cpu
 
         return torch.bfloat16 if bf16_is_faster_on_cpu() else None
     return None
@@ -261,8 +261,9 @@ def _blend(window, held, fade, half: int, last: bool):
     first = s if held is None else s - half
     end = e if last else e - half
     block = {h: p[first - lo:end - lo].copy() for h, p in probs.items()}
-    if held is not None:
+    if held is not None:  # the last core may be shorter than the fade: blend what there is
         for h, p in block.items():
-            p[:2 * half] = (1 - fade) * held[h] + fade * p[:2 * half]
+            n = min(2 * half, len(p))
+            p[:n] = (1 - fade[:n]) * held[h][:n] + fade[:n] * p[:n]
     following = None if last else {h: p[e - half - lo:e + half - lo] for h, p in probs.items()}
     return (first, block), following

@@ -11,6 +11,8 @@ from .transcription import Transcription
 
 log = logging.getLogger(__name__)
 
+THREADS_RECHECK_S = 10.0
+
 
 class HPPNetTranscriber:
     """HPPNet weights + front end + chunked inference + decoding.
@@ -25,9 +27,15 @@ class HPPNetTranscriber:
     device : str
         ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
     threads : int, optional
-        CPU threads for torch (default: torch's own choice).
+        CPU threads for torch while this transcriber runs (restored after). Default: the cores
+        idle when a transcription starts (one other busy process on 2 cores: 1 thread, which
+        is 4x faster there than 2).
     chunk_s, context_s : float
-        Window core and context on each side, seconds (memory scales with these).
+        Window core and context on each side, seconds (memory scales with these; the notes
+        depend a little on them, README "Long files").
+    crossfade_s : float
+        Blend neighbouring windows' probabilities over this many seconds around each core
+        boundary (0: switch at the boundary); at most 2 * context_s and chunk_s.
     batch_size : int, optional
         Windows per forward pass (default 1 on CPU, 4 on GPUs: on a CPU, batching
         does not speed up the already large GEMMs, it only multiplies peak memory).
@@ -59,6 +67,7 @@ class HPPNetTranscriber:
         if threads is not None and int(threads) < 1:
             raise ValueError(f"threads must be >= 1; got {threads}")
         self.threads = None if threads is None else int(threads)
+        self._auto_threads = None  # (threads, when chosen) when threads is None
         if name is None and checkpoint is None:  # the best variant whose weights are installed
             from .weights import best_shipped_name
 
@@ -125,8 +134,22 @@ class HPPNetTranscriber:
         """
         from .inference import torch_threads
 
-        with torch_threads(self.threads):
+        with torch_threads(self._threads_now()):
             return self._transcribe(audio, sample_rate, return_rolls, progress, timings)
+
+    def _threads_now(self):
+        """``threads`` when given; on the CPU otherwise the cores idle now (cpu.default_threads),
+        looked at again after THREADS_RECHECK_S so that a loop over short files pays once."""
+        if self.threads is not None or self.device.type != "cpu":
+            return self.threads
+        import time
+
+        from .cpu import default_threads
+
+        now = time.monotonic()
+        if self._auto_threads is None or now - self._auto_threads[1] > THREADS_RECHECK_S:
+            self._auto_threads = (default_threads(), now)
+        return self._auto_threads[0]
 
     def _transcribe(self, audio, sample_rate, return_rolls: bool, progress: bool, timings) -> Transcription:
         import numpy as np

@@ -101,7 +101,7 @@ def test_precision_choice_and_bf16_close_to_fp32(tiny_checkpoint, wav_file):
 
 
 def test_auto_precision_is_bf16_only_where_native_and_measured_faster(monkeypatch):
-    from hppnet_plugin import precision as P
+    from hppnet_plugin import cpu as P
     from hppnet_plugin.inference import autocast_dtype
 
     timed = []

@@ -7,7 +7,7 @@ import os
 import torch
 
 from hppnet_plugin.inference import choose_device
-from hppnet_plugin.precision import cpu_has_native_bf16
+from hppnet_plugin.cpu import cpu_has_native_bf16
 
 
 def distributed() -> tuple:

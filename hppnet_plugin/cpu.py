@@ -1,5 +1,13 @@
-"""Which arithmetic the model runs in: the CPU's features, its measured GEMM rates, and the rule
-that turns them into ``precision="auto"``.
+"""What this CPU offers and how the runtime uses it: its features, its measured GEMM rates and the
+rule that turns them into ``precision="auto"``, and how many threads to run on the cores that are
+idle now.
+
+Threads: OpenMP threads spin while they wait, so on a core another process is using they slow
+both down. hppnet-tiny on a 2-core machine with one other busy process took 6.4x longer with
+torch's default 2 threads than idle, and about as long as idle with 1 thread; a passive OpenMP
+wait policy fixed the busy case too but made the idle one 2.8x slower
+(benchmarks/threads_under_load.py). So the default is the number of cores idle when a
+transcription starts (measured over 50 ms from /proc/stat, on the cores this process may use).
 
 A CPU with AVX512-BF16 or AMX computes bf16 natively, but that does not make bf16 faster: on a
 2-core AMD EPYC with AVX512-BF16 oneDNN's bf16 GEMM ran at 2.9x its fp32 rate (HPPNet 1.6-2x
@@ -11,6 +19,7 @@ Without native bf16 nothing is timed: an emulated bf16 GEMM takes minutes.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import statistics
 import time
@@ -82,3 +91,53 @@ def bf16_is_faster_on_cpu() -> bool:
     import torch
 
     return cpu_has_native_bf16() and _bf16_speedup(torch.get_num_threads()) >= BF16_MIN_SPEEDUP
+
+
+def usable_cores() -> list:
+    """The CPUs this process may run on (its affinity), or all of them where that is unknown."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def _cpu_times(cores) -> dict:
+    """{core: (idle, total) jiffies} from /proc/stat."""
+    times = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, _, rest = line.partition(" ")
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+            values = [int(v) for v in rest.split()]
+            times[int(name[3:])] = (values[3] + (values[4] if len(values) > 4 else 0), sum(values[:8]))
+    return times
+
+
+def idle_cores(sample_s: float = 0.05):
+    """How many of the usable cores were idle over the last ``sample_s`` seconds (a float), or
+    None where /proc/stat cannot tell (not Linux)."""
+    cores = set(usable_cores())
+    try:
+        before = _cpu_times(cores)
+        time.sleep(sample_s)
+        after = _cpu_times(cores)
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = 0.0
+    for core, (idle_after, total_after) in after.items():
+        idle_before, total_before = before.get(core, (idle_after, total_after))
+        elapsed = total_after - total_before
+        idle += (idle_after - idle_before) / elapsed if elapsed > 0 else 1.0
+    return idle if after else None
+
+
+def default_threads() -> int:
+    """Threads for a transcription that starts now: the idle usable cores, at least 1, at most
+    torch's own default (its one thread per physical core)."""
+    import torch
+
+    cores = len(usable_cores())
+    idle = idle_cores()
+    ceiling = min(cores, torch.get_num_threads()) if torch.get_num_threads() > 0 else cores
+    if idle is None:
+        return max(1, ceiling)
+    return max(1, min(ceiling, int(idle + 0.5)))
