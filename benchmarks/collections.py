@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from hppnet_plugin.cpu import cpu_features, cpu_model
 from hppnet_plugin.jobs import read_manifest
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "hppnet_plugin" / "examples" / "bach-bwv361.flac"
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         print(f"{name:36s} {r['wall_s_median']:8.1f} {r['audio_hours_per_hour']:12.1f} "
               f"{base / r['wall_s_median']:9.2f}x {r['audio_hours_per_hour_after_startup']:15.1f}")
     print(f"model load (one process, in-process timing): {statistics.median(load):.2f} s")
-    report = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+    report = {"date": time.strftime("%Y-%m-%d"), "machine": cpu_model(), "cpu_features": cpu_features(),
               "cores": cores, "model": args.model, "files": args.files, "seconds_each": args.seconds,
               "audio_s": audio_s, "repeats": args.repeats, "commands": {n: c for n, c in commands.items()},
               "results": rows, "model_load_s_median": round(statistics.median(load), 3),

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 from unheard_backgrounds import UNHEARD
+
+from hppnet_plugin.cpu import cpu_features, cpu_model
 
 SR = 16_000
 BACKGROUNDS = {  # name: (kind, peak dBFS)
@@ -92,7 +93,7 @@ def main(argv=None) -> int:
     for label in inputs:
         print(f"{label + f' ({seconds[label]:.0f} s)':{label_width}s} "
               + " ".join(f"{results[s][label]:>{width}d}" for s in results))
-    report = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+    report = {"date": time.strftime("%Y-%m-%d"), "machine": cpu_model(), "cpu_features": cpu_features(),
               "seconds": {label: round(v, 2) for label, v in seconds.items()}, "sample_rate": SR,
               "seeds": args.seeds, "thresholds": thresholds, "notes_written": results,
               "notes_per_10_s": {spec: {label: round(10 * n / seconds[label], 2) for label, n in counts.items()}

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from hppnet_plugin.cpu import cpu_features, cpu_model
 
 CONFIGURATIONS = {  # name: (autocast dtype or None, channels_last)
     "bf16 autocast": (torch.bfloat16, False),
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
         rows[name] = {"median_s": round(median, 3), "runs_s": [round(t, 3) for t in times[name]],
                       "speed_vs_first": round(reference / median, 3)}
         print(f"{name:32s} {median:6.2f} s/step   x{reference / median:.2f}")
-    report = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+    report = {"date": time.strftime("%Y-%m-%d"), "machine": cpu_model(), "cpu_features": cpu_features(),
               "torch": torch.__version__, "variant": args.variant, "batch_size": args.batch_size,
               "crop_seconds": args.crop_seconds, "threads": args.threads,
               "data": "cached training crops" if args.cache else "synthetic piano features",

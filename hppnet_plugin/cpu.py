@@ -3,16 +3,16 @@ rule that turns them into ``precision="auto"``, and how many threads to run on t
 idle now.
 
 Threads: OpenMP threads spin while they wait, so on a core another process is using they slow
-both down. hppnet-tiny on a 2-core machine with one other busy process took 6.4x longer with
+both down. hppnet-tiny on a 2-core machine with one other busy process took 6x longer with
 torch's default 2 threads than idle, and about as long as idle with 1 thread; a passive OpenMP
-wait policy fixed the busy case too but made the idle one 2.8x slower
+wait policy fixed the busy case too but made the idle one 2.9x slower
 (benchmarks/threads_under_load.py). So the default is the number of cores idle when a
 transcription starts (measured over 50 ms from /proc/stat, on the cores this process may use).
 
 A CPU with AVX512-BF16 or AMX computes bf16 natively, but that does not make bf16 faster: on a
 2-core AMD EPYC with AVX512-BF16 oneDNN's bf16 GEMM ran at 2.9x its fp32 rate (HPPNet 1.6-2x
-faster in bf16), on a 2-core Intel Xeon with AVX512-BF16 and AMX at half its fp32 rate (sp 7 %
-faster, tiny 13 % slower in bf16; README benchmarks). So "auto" measures: bf16 where the CPU has
+faster in bf16), on one 2-core Intel Xeon with AVX512-BF16 at half its fp32 rate (sp 7 % faster,
+tiny 13 % slower in bf16), on another with AMX at 6.8x (sp 2x faster; README benchmarks). So "auto" measures: bf16 where the CPU has
 it natively *and* a bf16 GEMM runs at least :data:`BF16_MIN_SPEEDUP` times the fp32 rate here.
 Without native bf16 nothing is timed: an emulated bf16 GEMM takes minutes.
 """
@@ -31,27 +31,27 @@ BF16_MIN_SPEEDUP = 1.2
 REPORTED_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 
 
-@functools.lru_cache(maxsize=1)
-def cpu_flags() -> frozenset:
-    """The CPU's feature flags from /proc/cpuinfo (Linux); empty elsewhere."""
+@functools.lru_cache(maxsize=None)
+def _cpuinfo(field: str) -> str:
+    """The first ``field`` of /proc/cpuinfo (Linux); "" elsewhere."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
+            key, _, value = line.partition(":")
+            if key.strip() == field:
+                return value.strip()
     except OSError:
         pass
-    return frozenset()
+    return ""
+
+
+def cpu_flags() -> frozenset:
+    """The CPU's feature flags (Linux); empty elsewhere."""
+    return frozenset(_cpuinfo("flags").split())
 
 
 def cpu_model() -> str:
     """The CPU's model name (platform.processor() is empty on Linux)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def cpu_features() -> list:

@@ -59,7 +59,7 @@ class HPPNetTranscriber:
         import torch
 
         from .frontend import LogCQT
-        from .inference import autocast_dtype, choose_device
+        from .inference import autocast_dtype, choose_device, torch_threads
         from .weights import build_model, load_weights, shipped_weights_path
 
         if chunk_s <= 0 or context_s < 0 or (batch_size is not None and batch_size < 1):
@@ -87,8 +87,6 @@ class HPPNetTranscriber:
         self.name = name
         self.checkpoint = str(path)
         self.device = choose_device(device)
-        from .inference import torch_threads
-
         with torch_threads(self.threads):  # "auto" measures with the threads it will run with
             self.dtype = autocast_dtype(self.device, precision)
         self.precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")

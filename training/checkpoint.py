@@ -6,7 +6,6 @@ Python / NumPy / torch RNG states, all as tensors and plain types, so that it lo
 """
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,8 +84,3 @@ def restore_checkpoint(state: dict, trainee, position: Position):
         trainee.scaler.load_state_dict(state["scaler"])
     position.wall_before = state.get("wall_s", 0.0)
     set_rng_state(state["rng"])
-
-
-def run_info_of(out: Path) -> dict:
-    """The run's run.json, stored in every checkpoint so that a checkpoint names its own command."""
-    return json.loads((Path(out) / "run.json").read_text())

@@ -23,7 +23,7 @@ from hppnet_plugin.config import HPPNetConfig
 from hppnet_plugin.model import HEADS, HPPNet
 
 from . import metrics as M
-from .checkpoint import Position, load_checkpoint, restore_checkpoint, run_info_of, save_checkpoint
+from .checkpoint import Position, load_checkpoint, restore_checkpoint, save_checkpoint
 from .data import cache_pieces, epoch_batches, load_cached, training_crops
 from .datasets import dataset_pieces, without_voices_or_sources
 from .devices import distributed, mixed_precision, training_device
@@ -163,6 +163,7 @@ class _Leg:
     metrics: MetricsLog
     val_items: list
     progress: object
+    run_info: dict  # run.json's content, stored in every checkpoint so that it names its own command
     start_time: float = dataclasses.field(default_factory=time.time)
     last_save: float = dataclasses.field(default_factory=time.time)
     running: dict = dataclasses.field(default_factory=dict)
@@ -172,7 +173,7 @@ class _Leg:
         return self.position.wall_before + time.time() - self.start_time
 
     def checkpoint(self, path: Path):
-        save_checkpoint(path, self.config, self.trainee, self.position, self.wall_s(), run_info_of(self.out))
+        save_checkpoint(path, self.config, self.trainee, self.position, self.wall_s(), self.run_info)
         self.last_save = time.time()
 
     def after_step(self, losses: dict) -> bool:
@@ -269,6 +270,7 @@ def run(args):
         trainee.train_model = torch.nn.parallel.DistributedDataParallel(
             trainee.model, device_ids=[device.index] if device.type == "cuda" else None)
     val_items = [(load_cached(p), piece.notes()) for p, piece in zip(val_paths, val_pieces)] if rank == 0 else []
+    info = {}
     if rank == 0:
         info = write_run_json(out, args, config, trainee.model, dataset.total_frames, len(train_paths),
                               len(val_paths), data_root, device, world, position.step, config.frames_per_second)
@@ -280,7 +282,7 @@ def run(args):
     progress = tqdm(total=args.steps, initial=position.step, desc=f"train {config.variant}", unit="step",
                     disable=rank != 0 or args.no_progress, dynamic_ncols=True)
     metrics = MetricsLog(out, position.step, rank, args.tensorboard)
-    leg = _Leg(args, config, device, out, rank, dist, trainee, position, metrics, val_items, progress)
+    leg = _Leg(args, config, device, out, rank, dist, trainee, position, metrics, val_items, progress, info)
     _train(leg, dataset, sampler, loader_args)
     metrics.close()
     progress.close()

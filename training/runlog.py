@@ -52,7 +52,7 @@ def manifest_hash(data_root: Path) -> str:
 def write_run_json(out: Path, args, config, model, train_frames: int, n_train: int, n_val: int, data_root: Path,
                    device, world: int, step: int, frames_per_second: float) -> dict:
     """run.json: the command, arguments, configuration and data of the run, and every (re)start
-    of it with the step it started from (the full provenance)."""
+    of it with the step it started from (the full provenance); returns what it wrote."""
     argv = getattr(args, "argv", None) or sys.argv[1:]  # main(argv) called from Python: its own argv
     info = {"command": " ".join(shlex.quote(a) for a in ["python", "-m", "hppnet_plugin.training"] + list(argv)),
             "args": vars(args), "config": config.to_dict(), "parameters": count_parameters(model),
@@ -62,8 +62,9 @@ def write_run_json(out: Path, args, config, model, train_frames: int, n_train: i
     previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
     info["history"] = previous.get("history", []) + [
         {"command": info["command"], "from_step": step, "started": time.strftime("%Y-%m-%d %H:%M:%S")}]
-    (out / "run.json").write_text(json.dumps(info, indent=1, default=str))
-    return info
+    text = json.dumps(info, indent=1, default=str)
+    (out / "run.json").write_text(text)
+    return json.loads(text)  # plain JSON types, as checkpoints store it (they load weights-only)
 
 
 class MetricsLog:
