@@ -3,6 +3,7 @@
     python benchmarks/inference_speed.py                    # 60 s and 10 min, sp/base/tiny, 3 runs
     python benchmarks/inference_speed.py --memory           # peak RSS for 1, 10 and 60 min of audio
     python benchmarks/inference_speed.py --durations 20 --runs 2 --variants tiny   # quick look
+    python benchmarks/inference_speed.py --max-isa avx2     # as on an AVX2-only CPU (see below)
 
 Prints a table and writes a JSON (default benchmarks/results-<host>.json). Real-time
 factor = wall time / audio duration (median of --runs after one warm-up), split into
@@ -13,6 +14,11 @@ Achieved GFLOP/s is the analytic FLOP count of the model per audio second times 
 audio seconds per wall second, against this machine's own dense GEMM rate in the same
 precision (fp32, or bf16 for rows that ran in bf16). Each variant runs in fp32 and in
 the default "auto" precision side by side (--precisions).
+
+``--max-isa avx2`` caps the kernels at AVX2 (oneDNN's ONEDNN_MAX_CPU_ISA, MKL's
+MKL_ENABLE_INSTRUCTIONS and ATEN_CPU_CAPABILITY, also TensorFlow's oneDNN for basic-pitch),
+so an AVX-512 or AMX machine measures what AVX2-only CPUs (most laptops) run: the same cores
+and clocks, AVX2 kernels. The JSON records the cap.
 """
 from __future__ import annotations
 
@@ -136,7 +142,8 @@ def run_speed(args) -> dict:
     if precisions != args.precisions:
         print("bf16 not measured: this CPU has no native bf16 (AVX512-BF16 / AMX)", file=sys.stderr)
     results = {"machine": {"platform": platform.platform(), "processor": cpu_model(),
-                           "cpu_features": cpu_features(), "cpus": os.cpu_count(), "threads": args.threads,
+                           "cpu_features": cpu_features(), "max_isa": args.max_isa, "cpus": os.cpu_count(),
+                           "threads": args.threads,
                            "competing_load_processes": args.load, "torch": torch.__version__,
                            "gemm_fp32_gflops": round(gemm["fp32"], 1),
                            "gemm_bf16_gflops": round(gemm["bf16"], 1) if gemm["bf16"] else None},
@@ -225,6 +232,10 @@ def competing_load(processes: int):
             p.wait()
 
 
+ISA_ENVIRONMENT = {"avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+                            "ATEN_CPU_CAPABILITY": "avx2"}}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default="sp,base,tiny", type=lambda s: s.split(","))
@@ -240,8 +251,16 @@ def main(argv=None):
     parser.add_argument("--no-basic-pitch", dest="basic_pitch", action="store_false")
     parser.add_argument("--memory", action="store_true", help="measure peak RSS vs length instead of speed")
     parser.add_argument("--memory-minutes", default="1,10,60", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--max-isa", choices=sorted(ISA_ENVIRONMENT), default=None,
+                        help="cap the kernels at this instruction set (measure an AVX2-only CPU's speed here)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    if args.max_isa:
+        # The libraries read these once, when they load: set them, then run this script again.
+        environment = ISA_ENVIRONMENT[args.max_isa]
+        if any(os.environ.get(k) != v for k, v in environment.items()):
+            os.execve(sys.executable, [sys.executable, __file__] + (argv if argv is not None else sys.argv[1:]),
+                      {**os.environ, **environment})
     with competing_load(args.load):
         results = run_memory(args) if args.memory else run_speed(args)
     out = Path(args.json or Path(__file__).with_name(

@@ -59,8 +59,18 @@ def cpu_features() -> list:
     return [f for f in REPORTED_FEATURES if f in cpu_flags()]
 
 
+def isa_limit() -> str:
+    """The instruction set oneDNN is capped at (``ONEDNN_MAX_CPU_ISA``, e.g. AVX2), "" when not capped."""
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    return "" if limit == "ALL" else limit
+
+
 def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX-BF16: bf16 arithmetic in hardware rather than emulated."""
+    """AVX512-BF16 or AMX-BF16: bf16 arithmetic in hardware rather than emulated, and oneDNN not
+    capped below them (an ``ONEDNN_MAX_CPU_ISA`` such as AVX2 or AVX512_CORE leaves bf16 emulated)."""
+    limit = isa_limit()
+    if limit and not any(isa in limit for isa in ("BF16", "AMX", "AVX10", "FP16")):
+        return False
     return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 

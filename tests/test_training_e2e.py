@@ -103,11 +103,18 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     # export is calibrated, and the sidecar names this run, not the shipped weights' training.
     from hppnet_plugin.weights import WEIGHTS_DIR
 
+    # It also distils toward the shipped tiny: the student starts as the teacher, so the
+    # distillation loss starts at 0 and stays small at this learning rate.
     tuned = tmp_path / "tuned"
     assert training_main(["train", "--data", str(corpus), "--out", str(tuned), "--variant", "tiny",
                           "--init-from", str(WEIGHTS_DIR / "hppnet-tiny.pt"), "--steps", "3", "--lr", "1e-5",
                           "--batch-size", "2", "--crop-seconds", "2", "--validate-every", "3", "--log-every", "1",
-                          "--no-progress", "--threads", "2"]) == 0
+                          "--no-progress", "--threads", "2", "--distill-from", str(WEIGHTS_DIR / "hppnet-tiny.pt"),
+                          "--distill-exclude-source", "texture-doubled"]) == 0
+    import csv
+
+    distill = [float(r["loss_distill"]) for r in csv.DictReader((tuned / "metrics.csv").open()) if r["kind"] == "train"]
+    assert len(distill) == 3 and distill[0] < 1e-3 and all(0 <= d < 0.05 for d in distill)
     assert training_main(["export", str(tuned / "last.pt"), str(calibrated), "--calibrate", str(corpus)]) == 0
     meta = json.loads(calibrated.with_suffix(".json").read_text())
     thresholds = meta["decoding_thresholds"]

@@ -117,6 +117,13 @@ def test_auto_precision_is_bf16_only_where_native_and_measured_faster(monkeypatc
     rates["bf16"] = 150.0
     assert autocast_dtype(torch.device("cpu"), "auto") is None  # native but half the fp32 rate
     P._bf16_speedup.cache_clear()
+    # oneDNN capped below bf16 (as benchmarks/inference_speed.py --max-isa avx2 does): emulated.
+    rates["bf16"], timed[:] = 900.0, []
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert autocast_dtype(torch.device("cpu"), "auto") is None and timed == []
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert autocast_dtype(torch.device("cpu"), "auto") is torch.bfloat16
+    P._bf16_speedup.cache_clear()
 
 
 def test_threads_apply_to_the_transcriber_only(tiny_checkpoint, wav_file):

@@ -43,6 +43,11 @@ def features_of(audio, frontend) -> np.ndarray:
         return frontend(torch.from_numpy(np.asarray(audio, np.float32)))[0, 0].numpy().astype(np.float16)
 
 
+def cached_piece_name(path) -> str:
+    """The piece name of a cache file (``<name>-<key>.npz``)."""
+    return Path(path).stem.rsplit("-", 1)[0]
+
+
 def cache_piece(piece, cache_dir, config: HPPNetConfig, frontend=None) -> Path:
     """Compute (or reuse) the cached features and labels of ``piece``; returns the file."""
     cache_dir = Path(cache_dir)
@@ -124,15 +129,19 @@ class CropDataset(torch.utils.data.Dataset):
     picks its piece (proportional to length) and offset from a generator seeded
     by (seed, e, i), so any sampler - random or ``DistributedSampler`` - sees the
     same deterministic epoch. Pieces shorter than the crop are padded with
-    silence (features -1, labels 0).
+    silence (features -1, labels 0). Each crop also says (``distill``, 0 or 1) whether a teacher's
+    probabilities may train on it: its piece has notes and ``distill_sources`` allows it.
     """
 
     def __init__(self, cached_paths, crop_frames: int, seed: int = 0, edge_crops: bool = False,
-                 note_free_weight: float = 1.0):
+                 note_free_weight: float = 1.0, distill_sources=None):
         self.items = [load_cached(p) for p in cached_paths]
         lengths = np.array([len(i["features"]) for i in self.items], dtype=np.float64)
+        has_notes = np.array([i["onset"].any() for i in self.items])
         # Pieces without a single onset (noise clips) can be drawn more often than their length says.
-        weights = lengths * np.array([1.0 if i["onset"].any() else note_free_weight for i in self.items])
+        weights = lengths * np.where(has_notes, 1.0, note_free_weight)
+        allowed = np.ones(len(self.items), bool) if distill_sources is None else np.asarray(distill_sources, bool)
+        self.distill = (has_notes & allowed).astype(np.float32)
         self.cumulative = np.cumsum(weights / weights.sum())
         self.crop_frames = crop_frames
         self.edge_crops = edge_crops
@@ -164,7 +173,8 @@ class CropDataset(torch.utils.data.Dataset):
         return out
 
     def __getitem__(self, i: int) -> dict:
-        return self.crop(*self.position(i))
+        index, start = self.position(i)
+        return {**self.crop(index, start), "distill": self.distill[index]}
 
     def position(self, i: int) -> tuple:
         """(piece index, start frame) of crop ``i`` of this epoch."""
@@ -185,6 +195,8 @@ def collate(crops) -> dict:
     batch = {"features": torch.from_numpy(np.stack([c["features"] for c in crops]).astype(np.float32)).unsqueeze(1)}
     for key in ("onset", "frame", "offset", "velocity"):
         batch[key] = torch.from_numpy(np.stack([c[key] for c in crops]).astype(np.float32))
+    if all("distill" in c for c in crops):
+        batch["distill"] = torch.tensor([float(c["distill"]) for c in crops])
     return batch
 
 
@@ -206,11 +218,12 @@ class EpochSampler(torch.utils.data.Sampler):
         return iter(order[self.skip:].tolist())
 
 
-def training_crops(args, config: HPPNetConfig, train_paths, rank: int, world: int, dist) -> tuple:
+def training_crops(args, config: HPPNetConfig, train_paths, rank: int, world: int, dist,
+                   distill_sources=None) -> tuple:
     """(dataset of random crops, sampler, DataLoader arguments) of a run's options ``args``."""
     crop_frames = int(round(args.crop_seconds * config.frames_per_second))
     dataset = CropDataset(train_paths, crop_frames, seed=args.seed, edge_crops=args.edge_crops,
-                          note_free_weight=args.note_free_weight)
+                          note_free_weight=args.note_free_weight, distill_sources=distill_sources)
     if dist is not None:
         sampler = torch.utils.data.distributed.DistributedSampler(dataset, world, rank, shuffle=True, seed=args.seed)
     else:

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -27,6 +28,7 @@ from .checkpoint import Position, load_checkpoint, restore_checkpoint, save_chec
 from .data import cache_pieces, epoch_batches, load_cached, training_crops
 from .datasets import dataset_pieces, without_voices_or_sources
 from .devices import distributed, mixed_precision, training_device
+from .distill import distillation_loss, distilled_sources, load_teacher
 from .losses import hppnet_losses
 from .runlog import MetricsLog, write_run_json
 from .validation import validate
@@ -45,6 +47,8 @@ class Trainee:
     scaler: torch.amp.GradScaler
     use_amp: bool
     amp_dtype: torch.dtype
+    teacher: Optional[torch.nn.Module] = None  # --distill-from: frozen, its probabilities are targets
+    distill_weight: float = 0.0
 
 
 def _initial_state(path, config: HPPNetConfig) -> dict:
@@ -135,7 +139,13 @@ def train_step(trainee: Trainee, batch: dict, device, clip_grad: float) -> dict:
     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     with torch.autocast(device.type, dtype=trainee.amp_dtype, enabled=trainee.use_amp):
         logits = trainee.train_model(batch["features"], heads=HEADS)
-    losses = hppnet_losses({k: v.float() for k, v in logits.items()}, batch)
+    logits = {k: v.float() for k, v in logits.items()}
+    losses = hppnet_losses(logits, batch)
+    if trainee.teacher is not None:
+        with torch.no_grad(), torch.autocast(device.type, dtype=trainee.amp_dtype, enabled=trainee.use_amp):
+            teacher_logits = trainee.teacher(batch["features"], heads=HEADS)
+        losses["distill"] = distillation_loss(logits, teacher_logits, batch["distill"])
+        losses["total"] = losses["total"] + trainee.distill_weight * losses["distill"]
     trainee.optimizer.zero_grad(set_to_none=True)
     trainee.scaler.scale(losses["total"]).backward()
     if clip_grad > 0:  # clip the gradients *before* the step (the authors' code clips after)
@@ -264,8 +274,16 @@ def run(args):
         log.info("feature cache ready: %d training and %d validation pieces in %s",
                  len(train_paths), len(val_paths), cache_dir)
         return out
-    dataset, sampler, loader_args = training_crops(args, config, train_paths, rank, world, dist)
+    distill_sources = None
+    if args.distill_from:
+        distill_sources = distilled_sources(train_paths, data_root, args.distill_exclude_source or ())
+    dataset, sampler, loader_args = training_crops(args, config, train_paths, rank, world, dist, distill_sources)
     trainee, position = _trainee(args, config, device, rank, out / "last.pt")
+    if args.distill_from:
+        trainee.teacher, trainee.distill_weight = load_teacher(args.distill_from, config, device), args.distill_weight
+        if rank == 0:
+            log.info("distilling from %s (weight %g) on %d of %d training pieces", args.distill_from,
+                     args.distill_weight, int(dataset.distill.sum()), len(train_paths))
     if dist is not None:
         trainee.train_model = torch.nn.parallel.DistributedDataParallel(
             trainee.model, device_ids=[device.index] if device.type == "cuda" else None)

@@ -20,18 +20,22 @@ log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = ["step", "wall_s", "kind", "lr", "loss_total", "loss_onset", "loss_frame",
                   "loss_offset", "loss_velocity", "frame_f1", "note_f1", "note_offset_f1",
-                  "note_offset_velocity_f1"]
+                  "note_offset_velocity_f1", "loss_distill"]
 
 
 def drop_rows_after(metrics_file: Path, step: int):
     """Rows a killed run logged after its last checkpoint: the resumed run trains those steps
-    again, so the log keeps one trajectory (the one the checkpoints hold)."""
+    again, so the log keeps one trajectory (the one the checkpoints hold). A file with other
+    columns is rewritten with today's, so that appended rows match its header."""
     with open(metrics_file, newline="") as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        header = reader.fieldnames
     kept = [r for r in rows if int(r["step"]) <= step]
-    if len(kept) < len(rows):
-        log.info("dropping %d rows of %s logged after step %d (after the last checkpoint)",
-                 len(rows) - len(kept), metrics_file.name, step)
+    if len(kept) < len(rows) or header != METRIC_COLUMNS:
+        if len(kept) < len(rows):
+            log.info("dropping %d rows of %s logged after step %d (after the last checkpoint)",
+                     len(rows) - len(kept), metrics_file.name, step)
 
         def write(f):
             writer = csv.DictWriter(f, METRIC_COLUMNS)

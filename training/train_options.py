@@ -39,6 +39,13 @@ def add_arguments(sub):
     p.add_argument("--exclude-source", action="append", default=None, metavar="SOURCE",
                    help="leave the training pieces of this source out (e.g. speech, speech-texture, "
                         "texture-treble; repeatable)")
+    p.add_argument("--distill-from", default=None, metavar="WEIGHTS",
+                   help="also train toward these weights' onset/frame/offset probabilities (frozen teacher) on "
+                        "the crops of pieces with notes, so a fine-tune keeps what the teacher transcribes well")
+    p.add_argument("--distill-weight", type=float, default=1.0, help="weight of the distillation loss")
+    p.add_argument("--distill-exclude-source", action="append", default=None, metavar="SOURCE",
+                   help="do not distil the pieces of this source (e.g. speech-texture, where the teacher may "
+                        "write notes on the speech; repeatable)")
     p.add_argument("--clip-grad", type=float, default=3.0, help="max gradient norm (0: off)")
     p.add_argument("--validate-every", type=int, default=500)
     p.add_argument("--validation-pieces", type=int, default=10, help="fixed validation subset size")

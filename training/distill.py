@@ -1,0 +1,72 @@
+"""Distillation toward a teacher's probabilities: a fine-tune on a new corpus keeps what the
+teacher already does well (music it transcribes) while the labels teach the new parts.
+
+The loss is the binary KL divergence of the student's onset, frame and offset probabilities from
+the teacher's (cross-entropy minus the teacher's entropy: 0 where they agree), averaged over the crops that may be distilled: those of pieces with
+notes (a teacher that writes notes on noise or speech must not teach them), minus the sources
+``--distill-exclude-source`` names (e.g. ``speech-texture``, music with a spoken announcement).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hppnet_plugin.config import HPPNetConfig
+
+from .data import FRONTEND_FIELDS, cached_piece_name
+from .datasets import read_maestro_index
+
+DISTILLED_HEADS = ("onset", "frame", "offset")
+
+
+def load_teacher(path, config: HPPNetConfig, device) -> torch.nn.Module:
+    """The frozen teacher model of ``path`` (any variant reading the student's features)."""
+    from hppnet_plugin.weights import build_model, load_weights
+
+    config_dict, state = load_weights(path)
+    teacher_config = HPPNetConfig.from_dict(config_dict)
+    different = [f for f in FRONTEND_FIELDS if getattr(teacher_config, f) != getattr(config, f)]
+    if different:
+        raise ValueError(f"--distill-from {path} reads other features than this run ({', '.join(different)} "
+                         "differ); distil from weights with the same front end")
+    teacher = build_model(config_dict, state, source=str(path)).to(device)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+def distilled_sources(cached_paths, root, excluded_sources=()) -> np.ndarray:
+    """Per cached piece: whether its source may be distilled (not one of ``excluded_sources``).
+    Whether it has notes is the dataset's to check, on the labels it holds."""
+    flags = np.ones(len(cached_paths), dtype=bool)
+    if excluded_sources:
+        rows = read_maestro_index(Path(root))
+        if rows and "source" not in rows[0]:
+            raise ValueError(f"the index of {root} has no source column: --distill-exclude-source needs a "
+                             "corpus built by the synth subcommand")
+        names = {Path(r["audio_filename"]).stem for r in rows if r["source"] in set(excluded_sources)}
+        if not names:
+            known = sorted({r["source"] for r in rows if "." not in r["source"]})
+            raise ValueError(f"--distill-exclude-source {list(excluded_sources)} names no piece; generated "
+                             f"sources in the corpus: {known}")
+        flags = np.array([cached_piece_name(p) not in names for p in cached_paths], dtype=bool)
+    return flags
+
+
+def distillation_loss(logits: dict, teacher_logits: dict, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over heads of the binary KL divergence from the teacher's probabilities, over the crops
+    ``mask`` (B,) keeps."""
+    if not mask.any():
+        return logits["onset"].new_zeros(())
+    losses = []
+    for head in DISTILLED_HEADS:
+        teacher = teacher_logits[head].float()
+        target = torch.sigmoid(teacher)
+        cross = F.binary_cross_entropy_with_logits(logits[head], target, reduction="none")
+        entropy = F.binary_cross_entropy_with_logits(teacher, target, reduction="none")
+        per_crop = (cross - entropy).mean(dim=(1, 2))
+        losses.append((per_crop * mask).sum() / mask.sum())
+    return sum(losses) / len(losses)
