@@ -101,7 +101,7 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     assert "untrained" in capsys.readouterr().err and not calibrated.exists()
     # A run this test trains from the shipped tiny (a few steps at a small learning rate): its
     # export is calibrated, and the sidecar names this run, not the shipped weights' training.
-    from hppnet_plugin.weights import WEIGHTS_DIR
+    from hppnet_plugin.weights import WEIGHTS_DIR, sha256_of
 
     # It also distils toward the shipped tiny: the student starts as the teacher, so the
     # distillation loss starts at 0 and stays small at this learning rate.
@@ -121,6 +121,19 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     assert thresholds["calibration"]["pieces"] == 1 and thresholds["calibration"]["table"]
     assert "--init-from" in meta["training_command"] and str(tuned) in meta["training_command"]
     assert meta["steps"] == 3 and meta["shipped_validation"]["step"] == "3"
+    # Or it keeps the thresholds of the weights it started from; the sidecar names them.
+    kept = tmp_path / "kept-thresholds.pt"
+    assert training_main(["export", str(tuned / "last.pt"), str(kept), "--thresholds-from",
+                          str(WEIGHTS_DIR / "hppnet-tiny.pt")]) == 0
+    parent = hppnet_plugin.load_transcriber("hppnet-tiny")
+    child = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=kept)
+    assert (child.onset_threshold, child.frame_threshold, child.min_note_ms) == \
+        (parent.onset_threshold, parent.frame_threshold, parent.min_note_ms)
+    taken = json.loads(kept.with_suffix(".json").read_text())["decoding_thresholds"]["calibration"]["taken_from"]
+    assert taken["weights"] == "hppnet-tiny.pt" and taken["sha256"] == sha256_of(WEIGHTS_DIR / "hppnet-tiny.pt")
+    assert training_main(["export", str(tuned / "last.pt"), str(tmp_path / "both.pt"), "--thresholds-from",
+                          str(WEIGHTS_DIR / "hppnet-tiny.pt"), "--calibrate", str(corpus)]) == 2
+    assert "pass one" in capsys.readouterr().err and not (tmp_path / "both.pt").exists()
     tc = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=calibrated)
     assert (tc.onset_threshold, tc.frame_threshold) == (thresholds["onset"], thresholds["frame"])
     assert tc.min_note_ms == thresholds["min_note_ms"] == thresholds["calibration"]["min_note_ms"]

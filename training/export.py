@@ -27,6 +27,9 @@ def add_arguments(sub):
     p.add_argument("--calibrate", metavar="DATA",
                    help="choose the decoding thresholds on this dataset's validation split and store them "
                         "in the weights' config (the grid and scores go into the sidecar)")
+    p.add_argument("--thresholds-from", metavar="WEIGHTS",
+                   help="take the decoding thresholds of these weights (e.g. the ones a fine-tune started "
+                        "from) instead of calibrating; the sidecar names them and keeps their calibration")
     p.add_argument("--dataset", default="maestro", choices=["maestro", "maps"], help="layout of --calibrate DATA")
     p.add_argument("--cache", help="feature cache of --calibrate DATA (default DATA/.hppnet-cache)")
     p.add_argument("--overwrite", action="store_true")
@@ -91,6 +94,18 @@ def _calibration(model, data_root, dataset: str, cache) -> dict:
     return calibration
 
 
+def _thresholds_of(weights) -> dict:
+    """The decoding thresholds of a weight file, as a calibration record: its values, the file
+    (name, sha256) and the calibration its own sidecar records."""
+    weights = Path(weights)
+    config = read_weight_file(weights)["config"]
+    record = read_sidecar(weights).get("decoding_thresholds", {})
+    return {"onset_threshold": config["onset_threshold"], "frame_threshold": config["frame_threshold"],
+            "min_note_ms": config.get("min_note_ms", 0.0),
+            "taken_from": {"weights": weights.name, "sha256": sha256_of(weights),
+                           "calibration": record.get("calibration")}}
+
+
 def _provenance(checkpoint: Path, full: dict) -> tuple:
     """(run info, validation history, step, compute seconds) of a training checkpoint, or of a
     weight file being re-exported (its sidecar keeps them)."""
@@ -128,9 +143,12 @@ def _sidecar(checkpoint: Path, out: Path, full: dict, config: dict, model, fp16:
 
 
 def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibrate=None,
-           dataset: str = "maestro", cache=None) -> Path:
+           dataset: str = "maestro", cache=None, thresholds_from=None) -> Path:
     """Write the weight file and its sidecar; with ``calibrate`` (a dataset root), first
-    choose the decoding thresholds on its validation split (training.calibrate)."""
+    choose the decoding thresholds on its validation split (training.calibrate); with
+    ``thresholds_from`` (a weight file), use that file's thresholds."""
+    if calibrate and thresholds_from:
+        raise ValueError("--calibrate and --thresholds-from both choose the thresholds; pass one")
     checkpoint, out = Path(checkpoint), Path(out)
     side = sidecar_path(out)
     for path in (out, side):
@@ -140,6 +158,8 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
     config = full["config"]
     model = build_model(config, full.get("state_dict", full.get("model")), source=str(checkpoint))  # proves it loads
     calibration = _calibration(model, calibrate, dataset, cache) if calibrate else None
+    if thresholds_from:
+        calibration = _thresholds_of(thresholds_from)
     if calibration:
         config = {**config, "onset_threshold": calibration["onset_threshold"],
                   "frame_threshold": calibration["frame_threshold"], "min_note_ms": calibration["min_note_ms"]}
@@ -212,7 +232,7 @@ def plot_learning_curve(run_dir, out_png, title: str = "", seed_run=None, seed_s
 
 def run(args):
     path = export(args.checkpoint, args.out, fp16=args.fp16, overwrite=args.overwrite, calibrate=args.calibrate,
-                  dataset=args.dataset, cache=args.cache)
+                  dataset=args.dataset, cache=args.cache, thresholds_from=args.thresholds_from)
     print(f"wrote {path} and {sidecar_path(path)}")
     if args.curve:
         print(f"wrote {plot_learning_curve(Path(args.checkpoint).parent, args.curve)}")
