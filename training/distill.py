@@ -2,9 +2,10 @@
 teacher already does well (music it transcribes) while the labels teach the new parts.
 
 The loss is the binary KL divergence of the student's onset, frame and offset probabilities from
-the teacher's (cross-entropy minus the teacher's entropy: 0 where they agree), averaged over the crops that may be distilled: those of pieces with
-notes (a teacher that writes notes on noise or speech must not teach them), minus the sources
-``--distill-exclude-source`` names (e.g. ``speech-texture``, music with a spoken announcement).
+the teacher's (cross-entropy minus the teacher's entropy: 0 where they agree), averaged over
+the crops that may be distilled: those of pieces with notes (a teacher that writes notes on
+noise or speech must not teach them), minus the sources ``--distill-exclude-source`` names
+(e.g. ``speech-texture``, music with a spoken announcement).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 from hppnet_plugin.config import HPPNetConfig
 
 from .data import FRONTEND_FIELDS, cached_piece_name
-from .datasets import read_maestro_index
+from .datasets import generated_sources, synth_index_rows
 
 DISTILLED_HEADS = ("onset", "frame", "offset")
 
@@ -41,19 +42,14 @@ def load_teacher(path, config: HPPNetConfig, device) -> torch.nn.Module:
 def distilled_sources(cached_paths, root, excluded_sources=()) -> np.ndarray:
     """Per cached piece: whether its source may be distilled (not one of ``excluded_sources``).
     Whether it has notes is the dataset's to check, on the labels it holds."""
-    flags = np.ones(len(cached_paths), dtype=bool)
-    if excluded_sources:
-        rows = read_maestro_index(Path(root))
-        if rows and "source" not in rows[0]:
-            raise ValueError(f"the index of {root} has no source column: --distill-exclude-source needs a "
-                             "corpus built by the synth subcommand")
-        names = {Path(r["audio_filename"]).stem for r in rows if r["source"] in set(excluded_sources)}
-        if not names:
-            known = sorted({r["source"] for r in rows if "." not in r["source"]})
-            raise ValueError(f"--distill-exclude-source {list(excluded_sources)} names no piece; generated "
-                             f"sources in the corpus: {known}")
-        flags = np.array([cached_piece_name(p) not in names for p in cached_paths], dtype=bool)
-    return flags
+    if not excluded_sources:
+        return np.ones(len(cached_paths), dtype=bool)
+    rows = synth_index_rows(root, ("source",), "--distill-exclude-source")
+    names = {Path(r["audio_filename"]).stem for r in rows if r["source"] in set(excluded_sources)}
+    if not names:
+        raise ValueError(f"--distill-exclude-source {list(excluded_sources)} names no piece; generated "
+                         f"sources in the corpus: {generated_sources(rows)}")
+    return np.array([cached_piece_name(p) not in names for p in cached_paths], dtype=bool)
 
 
 def distillation_loss(logits: dict, teacher_logits: dict, mask: torch.Tensor) -> torch.Tensor:

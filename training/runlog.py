@@ -32,10 +32,11 @@ def drop_rows_after(metrics_file: Path, step: int):
         rows = list(reader)
         header = reader.fieldnames
     kept = [r for r in rows if int(r["step"]) <= step]
-    if len(kept) < len(rows) or header != METRIC_COLUMNS:
-        if len(kept) < len(rows):
-            log.info("dropping %d rows of %s logged after step %d (after the last checkpoint)",
-                     len(rows) - len(kept), metrics_file.name, step)
+    dropped = len(rows) - len(kept)
+    if dropped:
+        log.info("dropping %d rows of %s logged after step %d (after the last checkpoint)",
+                 dropped, metrics_file.name, step)
+    if dropped or header != METRIC_COLUMNS:
 
         def write(f):
             writer = csv.DictWriter(f, METRIC_COLUMNS)
