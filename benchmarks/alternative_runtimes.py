@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from inference_speed import ISA_ENVIRONMENT, synthetic_piano  # noqa: E402
+from inference_speed import ISA_ENVIRONMENT, cap_instruction_set, synthetic_piano  # noqa: E402
 
 
 def feature_windows(transcriber, folder, frames: int, count: int, skip: int = 0) -> list:
@@ -159,9 +158,7 @@ def main(argv=None):
     parser.add_argument("--max-isa", choices=sorted(ISA_ENVIRONMENT), default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    if args.max_isa and any(os.environ.get(k) != v for k, v in ISA_ENVIRONMENT[args.max_isa].items()):
-        os.execve(sys.executable, [sys.executable, __file__] + (argv if argv is not None else sys.argv[1:]),
-                  {**os.environ, **ISA_ENVIRONMENT[args.max_isa]})
+    cap_instruction_set(args.max_isa, __file__, argv)
     import torch
 
     import hppnet_plugin

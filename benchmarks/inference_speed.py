@@ -64,23 +64,31 @@ def write_audio(seconds: float, folder: Path) -> Path:
     return path
 
 
-def model_flops_per_audio_second(config, heads=3) -> float:
-    """Analytic FLOPs (2 per multiply-add) of HPPNet inference per second of audio."""
+def model_flops_by_stage(config, heads=3) -> dict:
+    """Analytic FLOPs (2 per multiply-add) of each stage of HPPNet inference per audio second."""
     fps = config.sample_rate / config.hop_length
     s, e, f, keys = config.stem_channels, config.channels, config.n_bins, 88
-    trunk = 2 * (1 * s * 49 * f + 2 * s * s * 49 * f)          # three 7x7 convs
-    trunk += 2 * (17 * s * e * f)                               # HD-Conv as one GEMM
-    trunk += 2 * (4 * e * e * 15 * keys)                        # four 5x3 convs on 88 keys
+    trunk = {"stem": 2 * (1 * s * 49 * f + 2 * s * s * 49 * f),     # three 7x7 convs
+             "hdconv+pool": 2 * (17 * s * e * f),                     # HD-Conv as one GEMM
+             "context": 2 * (4 * e * e * 15 * keys)}                  # four 5x3 convs on 88 keys
     hidden = e // 2
 
     def head(inputs):
         return keys * (2 * 2 * 4 * hidden * (inputs + hidden) + 2 * 2 * hidden)
 
+    stages = {f"trunk {name}": flops for name, flops in trunk.items()}
     if config.variant == "sp":
-        per_frame = 2 * trunk + head(e) + (heads - 1) * head(e + 1)
+        stages.update({f"onset trunk {name}": flops for name, flops in trunk.items()})
+        stages["onset head"] = head(e)
+        stages.update({f"head {i + 2}": head(e + 1) for i in range(heads - 1)})
     else:
-        per_frame = trunk + heads * head(e)
-    return per_frame * fps
+        stages.update({f"head {i + 1}": head(e) for i in range(heads)})
+    return {name: flops * fps for name, flops in stages.items()}
+
+
+def model_flops_per_audio_second(config, heads=3) -> float:
+    """Analytic FLOPs (2 per multiply-add) of HPPNet inference per second of audio."""
+    return sum(model_flops_by_stage(config, heads).values())
 
 
 def load(variant: str, threads: int, precision: str = "auto"):
@@ -236,6 +244,17 @@ ISA_ENVIRONMENT = {"avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIO
                             "ATEN_CPU_CAPABILITY": "avx2"}}
 
 
+def cap_instruction_set(max_isa, script: str, argv=None) -> None:
+    """Run ``script`` again with the kernels capped at ``max_isa`` (no-op when None or already capped):
+    the libraries read these variables once, when they load."""
+    if not max_isa:
+        return
+    environment = ISA_ENVIRONMENT[max_isa]
+    if any(os.environ.get(k) != v for k, v in environment.items()):
+        os.execve(sys.executable, [sys.executable, script] + (argv if argv is not None else sys.argv[1:]),
+                  {**os.environ, **environment})
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default="sp,base,tiny", type=lambda s: s.split(","))
@@ -255,12 +274,7 @@ def main(argv=None):
                         help="cap the kernels at this instruction set (measure an AVX2-only CPU's speed here)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    if args.max_isa:
-        # The libraries read these once, when they load: set them, then run this script again.
-        environment = ISA_ENVIRONMENT[args.max_isa]
-        if any(os.environ.get(k) != v for k, v in environment.items()):
-            os.execve(sys.executable, [sys.executable, __file__] + (argv if argv is not None else sys.argv[1:]),
-                      {**os.environ, **environment})
+    cap_instruction_set(args.max_isa, __file__, argv)
     with competing_load(args.load):
         results = run_memory(args) if args.memory else run_speed(args)
     out = Path(args.json or Path(__file__).with_name(

@@ -117,13 +117,14 @@ class Trunk(nn.Module):
         self.pool = nn.MaxPool2d((1, bins_per_key))
         self.context = nn.Sequential(*[_conv_block(e, e, (5, 3), dilation=(1, 12)) for _ in range(4)])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
+    def harmonic_keys(self, x: torch.Tensor) -> torch.Tensor:
+        """Stem output (B, S, T, 352) -> HD-Conv pooled to keys (B, E, T, 88)."""
         if torch.is_grad_enabled():  # autograd keeps every slice's stack anyway
-            x = self.pool(self.hdconv(x))
-        else:
-            x = torch.cat([self.pool(self.hdconv(s)) for s in x.split(HDCONV_TIME_BLOCK, dim=2)], dim=2)
-        return self.context(x)
+            return self.pool(self.hdconv(x))
+        return torch.cat([self.pool(self.hdconv(s)) for s in x.split(HDCONV_TIME_BLOCK, dim=2)], dim=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.context(self.harmonic_keys(self.stem(x)))
 
 
 class FGLSTMHead(nn.Module):
