@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from . import constants as C
 
 VARIANTS = ("sp", "base", "tiny")
+DECODING_FIELDS = ("onset_threshold", "frame_threshold", "min_note_ms")
+"""The config fields that set decoding, not the architecture."""
 
 
 @dataclass(frozen=True)

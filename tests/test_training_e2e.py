@@ -104,13 +104,26 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     from hppnet_plugin.weights import WEIGHTS_DIR, sha256_of
 
     # It also distils toward the shipped tiny: the student starts as the teacher, so the
-    # distillation loss starts at 0 and stays small at this learning rate.
+    # distillation loss starts at 0 and stays small at this learning rate. It validates at the
+    # shipped tiny's thresholds, which its checkpoints carry.
     tuned = tmp_path / "tuned"
     assert training_main(["train", "--data", str(corpus), "--out", str(tuned), "--variant", "tiny",
                           "--init-from", str(WEIGHTS_DIR / "hppnet-tiny.pt"), "--steps", "3", "--lr", "1e-5",
                           "--batch-size", "2", "--crop-seconds", "2", "--validate-every", "3", "--log-every", "1",
                           "--no-progress", "--threads", "2", "--distill-from", str(WEIGHTS_DIR / "hppnet-tiny.pt"),
-                          "--distill-exclude-source", "texture-doubled"]) == 0
+                          "--distill-exclude-source", "texture-doubled",
+                          "--thresholds-from", str(WEIGHTS_DIR / "hppnet-tiny.pt")]) == 0
+    from hppnet_plugin.weights import read_weight_file
+
+    shipped_config, tuned_config = (read_weight_file(p)["config"] for p in (WEIGHTS_DIR / "hppnet-tiny.pt",
+                                                                              tuned / "best.pt"))
+    from hppnet_plugin.config import DECODING_FIELDS, HPPNetConfig
+
+    defaults = [getattr(HPPNetConfig.for_variant("tiny"), k) for k in DECODING_FIELDS]
+    assert [tuned_config[k] for k in DECODING_FIELDS] == [shipped_config[k] for k in DECODING_FIELDS] != defaults
+    assert training_main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--variant", "tiny",
+                          "--steps", "1", "--thresholds-from", str(tmp_path / "missing.pt")]) == 2
+    assert "missing.pt" in capsys.readouterr().err and not (tmp_path / "r" / "last.pt").exists()
     import csv
 
     distill = [float(r["loss_distill"]) for r in csv.DictReader((tuned / "metrics.csv").open()) if r["kind"] == "train"]

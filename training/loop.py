@@ -20,7 +20,7 @@ from typing import Optional
 
 import torch
 
-from hppnet_plugin.config import HPPNetConfig
+from hppnet_plugin.config import DECODING_FIELDS, HPPNetConfig
 from hppnet_plugin.model import HEADS, HPPNet
 
 from . import metrics as M
@@ -59,9 +59,9 @@ def _initial_state(path, config: HPPNetConfig) -> dict:
 
     source_dict, state = load_weights(path)
     # Decoding thresholds are not architecture: shipped weights carry calibrated ones, and the new
-    # run keeps its own (they are calibrated again at export).
+    # run decodes at its own (the defaults, or --thresholds-from; export calibrates or keeps them).
     source = dataclasses.replace(HPPNetConfig.from_dict(source_dict), **{
-        k: getattr(config, k) for k in ("onset_threshold", "frame_threshold", "min_note_ms")})
+        k: getattr(config, k) for k in DECODING_FIELDS})
     if config.variant == "sp" and source.variant == "base":
         if sp_config_from_base(source) != config:
             raise ValueError(f"{path} (E={source.channels}) cannot seed this sp (E={config.channels})")
@@ -70,6 +70,18 @@ def _initial_state(path, config: HPPNetConfig) -> dict:
         raise ValueError(f"--init-from {path} is a {source.variant} with E={source.channels}; this run "
                          f"trains a {config.variant} with E={config.channels}")
     return {k: v.float() for k, v in state.items()}
+
+
+def _run_config(args) -> HPPNetConfig:
+    """The run's architecture; its decoding thresholds (what validation decodes at) are the
+    defaults, or those of --thresholds-from."""
+    config = HPPNetConfig.for_variant(args.variant, **({"channels": args.channels} if args.channels else {}))
+    if not args.thresholds_from:
+        return config
+    from hppnet_plugin.weights import read_weight_file
+
+    source = HPPNetConfig.from_dict(read_weight_file(args.thresholds_from)["config"])
+    return dataclasses.replace(config, **{k: getattr(source, k) for k in DECODING_FIELDS})
 
 
 def _schedule(optimizer, args, warmup: bool):
@@ -266,7 +278,7 @@ def run(args):
     device = training_device(args.device, args.threads, world)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config = HPPNetConfig.for_variant(args.variant, **({"channels": args.channels} if args.channels else {}))
+    config = _run_config(args)
     data_root = Path(args.data)
     cache_dir = Path(args.cache) if args.cache else data_root / ".hppnet-cache"
     train_paths, val_paths, val_pieces = _cached_pieces(args, config, data_root, cache_dir, rank, dist)

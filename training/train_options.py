@@ -46,6 +46,9 @@ def add_arguments(sub):
     p.add_argument("--distill-exclude-source", action="append", default=None, metavar="SOURCE",
                    help="do not distil the pieces of this source (e.g. speech-texture, where the teacher may "
                         "write notes on the speech; repeatable)")
+    p.add_argument("--thresholds-from", default=None, metavar="WEIGHTS",
+                   help="validate (and choose best.pt) at the decoding thresholds of these weights, e.g. the "
+                        "ones a fine-tune starts from, whose thresholds `export --thresholds-from` keeps")
     p.add_argument("--clip-grad", type=float, default=3.0, help="max gradient norm (0: off)")
     p.add_argument("--validate-every", type=int, default=500)
     p.add_argument("--validation-pieces", type=int, default=10, help="fixed validation subset size")
