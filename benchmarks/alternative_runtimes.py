@@ -61,6 +61,17 @@ def feature_windows(transcriber, folder, frames: int, count: int, skip: int = 0)
     return windows
 
 
+def fp32_model_window(variant: str, threads: int):
+    """(transcriber, frames per inference window): the shipped weights in eager fp32 on ``threads``."""
+    import torch
+
+    import hppnet_plugin
+
+    torch.set_num_threads(threads)
+    transcriber = hppnet_plugin.load_transcriber(f"hppnet-{variant}", precision="fp32", threads=threads)
+    return transcriber, transcriber.chunk_frames + 2 * transcriber.context_frames
+
+
 def median_time(run, x, runs: int) -> float:
     run(x)
     times = []
@@ -161,13 +172,10 @@ def main(argv=None):
     cap_instruction_set(args.max_isa, __file__, argv)
     import torch
 
-    import hppnet_plugin
     from hppnet_plugin.cpu import cpu_features, cpu_model
     from hppnet_plugin.inference import INFERENCE_HEADS
 
-    torch.set_num_threads(args.threads)
-    transcriber = hppnet_plugin.load_transcriber(f"hppnet-{args.variant}", precision="fp32", threads=args.threads)
-    frames = transcriber.chunk_frames + 2 * transcriber.context_frames
+    transcriber, frames = fp32_model_window(args.variant, args.threads)
     windows = feature_windows(transcriber, args.features_from, frames, args.windows)
     calibration = feature_windows(transcriber, args.calibrate_from or args.features_from, frames, 8,
                                   skip=0 if args.calibrate_from else args.windows)

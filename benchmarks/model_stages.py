@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from alternative_runtimes import feature_windows, median_time  # noqa: E402
+from alternative_runtimes import feature_windows, fp32_model_window, median_time  # noqa: E402
 from inference_speed import ISA_ENVIRONMENT, cap_instruction_set, model_flops_by_stage  # noqa: E402
 
 
@@ -88,14 +88,11 @@ def main(argv=None):
     cap_instruction_set(args.max_isa, __file__, argv)
     import torch
 
-    import hppnet_plugin
     from hppnet_plugin.cpu import cpu_features, cpu_model, gemm_gflops
     from hppnet_plugin.inference import INFERENCE_HEADS
 
-    torch.set_num_threads(args.threads)
-    transcriber = hppnet_plugin.load_transcriber(f"hppnet-{args.variant}", precision="fp32", threads=args.threads)
+    transcriber, frames = fp32_model_window(args.variant, args.threads)
     model = transcriber.model.eval()
-    frames = transcriber.chunk_frames + 2 * transcriber.context_frames
     seconds = frames / transcriber.config.frames_per_second
     features = torch.from_numpy(feature_windows(transcriber, args.features_from, frames, 1)[0])
     gemm = gemm_gflops()
