@@ -142,8 +142,14 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     child = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=kept)
     assert (child.onset_threshold, child.frame_threshold, child.min_note_ms) == \
         (parent.onset_threshold, parent.frame_threshold, parent.min_note_ms)
-    taken = json.loads(kept.with_suffix(".json").read_text())["decoding_thresholds"]["calibration"]["taken_from"]
+    kept_meta = json.loads(kept.with_suffix(".json").read_text())
+    taken = kept_meta["decoding_thresholds"]["calibration"]["taken_from"]
     assert taken["weights"] == "hppnet-tiny.pt" and taken["sha256"] == sha256_of(WEIGHTS_DIR / "hppnet-tiny.pt")
+    # The fine-tune's sidecar keeps the training of the weights it started from, leg by leg.
+    shipped_meta = json.loads((WEIGHTS_DIR / "hppnet-tiny.json").read_text())
+    seed = kept_meta["initialised_from"]
+    assert seed["sha256"] == shipped_meta["sha256"] and seed["steps"] == shipped_meta["steps"]
+    assert seed["training_history"] == shipped_meta["training_history"] != kept_meta["training_history"]
     assert training_main(["export", str(tuned / "last.pt"), str(tmp_path / "both.pt"), "--thresholds-from",
                           str(WEIGHTS_DIR / "hppnet-tiny.pt"), "--calibrate", str(corpus)]) == 2
     assert "pass one" in capsys.readouterr().err and not (tmp_path / "both.pt").exists()

@@ -130,6 +130,7 @@ def _sidecar(checkpoint: Path, out: Path, full: dict, config: dict, model, fp16:
         "name": f"hppnet-{config['variant']}", "variant": config["variant"], "format": WEIGHTS_FORMAT,
         "dtype": "float16" if fp16 else "float32", "parameters": count_parameters(model),
         "training_command": run.get("command", ""), "training_history": run.get("history", []),
+        "initialised_from": run.get("initialised_from"),
         "corpus_manifest_sha256": run.get("corpus_manifest_sha256", ""),
         "train_hours": run.get("train_hours"), "device": run.get("device"), "threads": run.get("threads"),
         "steps": step, "wall_hours": round((wall_s or 0) / 3600, 3),

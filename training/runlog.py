@@ -15,6 +15,7 @@ import torch
 
 from hppnet_plugin.io import atomic_write
 from hppnet_plugin.model import count_parameters
+from hppnet_plugin.weights import read_sidecar, read_weight_file, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,22 @@ def manifest_hash(data_root: Path) -> str:
     return ""
 
 
+def weights_lineage(path) -> dict:
+    """What a run seeded by ``--init-from PATH`` starts from: the file (name, sha256), its steps and
+    every leg that trained it, and what it was itself seeded from, so that a fine-tune's sidecar
+    holds the whole training of its weights. Read from the file's sidecar (a weight file) or its
+    run record (a training checkpoint)."""
+    path = Path(path)
+    meta = read_sidecar(path)
+    if not meta:
+        full = read_weight_file(path)
+        run = full.get("run", {})
+        meta = {"name": None, "steps": full.get("step"), "training_history": run.get("history", []),
+                "initialised_from": run.get("initialised_from")}
+    return {"weights": path.name, "name": meta.get("name"), "sha256": sha256_of(path), "steps": meta.get("steps"),
+            "training_history": meta.get("training_history", []), "initialised_from": meta.get("initialised_from")}
+
+
 def write_run_json(out: Path, args, config, model, train_frames: int, n_train: int, n_val: int, data_root: Path,
                    device, world: int, step: int, frames_per_second: float) -> dict:
     """run.json: the command, arguments, configuration and data of the run, and every (re)start
@@ -65,6 +82,13 @@ def write_run_json(out: Path, args, config, model, train_frames: int, n_train: i
             "validation_pieces": n_val, "corpus_manifest_sha256": manifest_hash(data_root),
             "device": str(device), "world_size": world, "threads": torch.get_num_threads()}
     previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+    init_from = getattr(args, "init_from", None)
+    # Recorded by the first (re)start that finds the seed file; later restarts keep that record
+    # (the file may have changed or gone since).
+    if previous.get("initialised_from"):
+        info["initialised_from"] = previous["initialised_from"]
+    elif init_from and Path(init_from).exists():
+        info["initialised_from"] = weights_lineage(init_from)
     info["history"] = previous.get("history", []) + [
         {"command": info["command"], "from_step": step, "started": time.strftime("%Y-%m-%d %H:%M:%S")}]
     text = json.dumps(info, indent=1, default=str)
