@@ -121,7 +121,10 @@ def main(argv=None) -> int:
     if whole_setting not in transcribers:
         transcribers[whole_setting] = load_transcriber(name, chunk_s=WHOLE, context_s=default_context,
                                                        threads=args.threads, **common)
-    report = {"transcriber": args.transcriber, "crossfade_s": probe.crossfade_frames / fps, "data": args.data, "date": time.strftime("%Y-%m-%d"),
+    from hppnet_plugin.jobs import weights_sha256
+
+    report = {"transcriber": args.transcriber, "weights_sha256": weights_sha256(probe),
+              "crossfade_s": probe.crossfade_frames / fps, "data": args.data, "date": time.strftime("%Y-%m-%d"),
               "agreement_tolerance_s": AGREEMENT_TOLERANCE_S, "edge_s": EDGE_S, "splits": {}}
     for split in args.split or ["test"]:
         report["splits"][split] = measure_split(args, split, grid, transcribers, whole_setting)
