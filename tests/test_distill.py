@@ -50,19 +50,24 @@ def test_excluded_sources_must_name_pieces_of_a_synth_corpus(tmp_path):
     root = make_maestro(tmp_path / "maestro")
     paths = [tmp_path / "piece_a-0123456789abcdef.npz"]
     assert distilled_sources(paths, root).tolist() == [True]
-    with pytest.raises(ValueError, match="no source column"):
+    with pytest.raises(ValueError, match="no source/soundfont columns"):
         distilled_sources(paths, root, ["speech-texture"])
     index = root / "maestro-v3.0.0.csv"
     rows = list(csv.DictReader(index.open()))
     with index.open("w", newline="") as f:
-        writer = csv.DictWriter(f, list(rows[0]) + ["source"])
+        writer = csv.DictWriter(f, list(rows[0]) + ["source", "soundfont"])
         writer.writeheader()
-        writer.writerows({**r, "source": "speech-texture" if r["canonical_title"] == "piece_a" else "x.mid"}
+        writer.writerows({**r, "source": "speech-texture" if r["canonical_title"] == "piece_a" else "x.mid",
+                          "soundfont": "modal-piano-p3" if r["canonical_title"] == "piece_b" else "FluidR3_GM-p0"}
                          for r in rows)
-    assert distilled_sources(paths + [tmp_path / "piece_b-0123456789abcdef.npz"], root,
-                             ["speech-texture"]).tolist() == [False, True]
-    with pytest.raises(ValueError, match="names no piece.*generated sources"):
+    both = paths + [tmp_path / "piece_b-0123456789abcdef.npz"]
+    assert distilled_sources(both, root, ["speech-texture"]).tolist() == [False, True]
+    assert distilled_sources(both, root, (), ["modal-piano"]).tolist() == [True, False]  # every program
+    assert distilled_sources(both, root, ["speech-texture"], ["modal-piano-p3"]).tolist() == [False, False]
+    with pytest.raises(ValueError, match="name no piece.*generated sources"):
         distilled_sources(paths, root, ["speech"])
+    with pytest.raises(ValueError, match="voices: .*FluidR3_GM-p0"):
+        distilled_sources(paths, root, (), ["modal-piano-p4"])
 
 
 def test_a_teacher_must_read_the_same_features(tmp_path):

@@ -118,10 +118,15 @@ def hum_clip(rng: np.random.Generator, duration_s: float) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def _peaking_eq(x, sr, f0, gain_db, q, signal):
+def peaking_coefficients(f0: float, gain_db: float, q: float, sr: int) -> tuple:
+    """(b, a) of the RBJ peaking equaliser, unnormalised."""
     a = 10 ** (gain_db / 40)
     w0 = 2 * np.pi * f0 / sr
     alpha = np.sin(w0) / (2 * q)
     b = [1 + alpha * a, -2 * np.cos(w0), 1 - alpha * a]
     den = [1 + alpha / a, -2 * np.cos(w0), 1 - alpha / a]
-    return signal.lfilter(b, den, x)
+    return b, den
+
+
+def _peaking_eq(x, sr, f0, gain_db, q, signal):
+    return signal.lfilter(*peaking_coefficients(f0, gain_db, q, sr), x)

@@ -52,6 +52,11 @@ def _add_synth(sub):
                    help="training-only note-free clips of speech (espeak-ng): alone, over noise, crowds")
     p.add_argument("--speech-textures", type=int, default=0,
                    help="training-only textures with a spoken announcement before or after them")
+    p.add_argument("--modal-pianos", type=int, default=0, metavar="N",
+                   help="N pianos synthesised from string modes (training.modal_piano), each its own "
+                        "instrument, play a share of the training music (--modal-share)")
+    p.add_argument("--modal-share", type=float, default=0.25,
+                   help="with --modal-pianos: the share of training music they play (drawn per piece)")
     p.add_argument("--seed", type=int, default=0, help="the corpus is a function of this seed (and the options)")
     p.add_argument("--workers", type=int, default=0, help="parallel renders (0: all cores)")
 
@@ -64,6 +69,9 @@ def run_synth(args):
         raise ValueError("nothing to render: give --midi-dir, --music21 or --textures N")
     if not 0.0 <= args.recording_share <= 1.0:
         raise ValueError(f"--recording-share must be 0..1; got {args.recording_share}")
+    if args.modal_pianos < 0 or not 0.0 <= args.modal_share <= 1.0:
+        raise ValueError(f"--modal-pianos must be >= 0 and --modal-share 0..1; got {args.modal_pianos}, "
+                         f"{args.modal_share}")
     test_soundfonts = {}
     for spec in args.test_soundfont or []:
         split, sep, voice = spec.partition("=")
@@ -82,6 +90,7 @@ def run_synth(args):
                          recording=args.recording, recording_share=args.recording_share,
                          n_treble=args.treble_textures, n_speech=args.speech_clips,
                          n_speech_textures=args.speech_textures,
+                         modal_pianos=args.modal_pianos, modal_share=args.modal_share,
                          extra_train_soundfonts=[] if args.extra_soundfont == ["none"]
                          else args.extra_soundfont or DEFAULT_EXTRA_TRAIN_SOUNDFONTS)
     print(f"corpus index: {index}")

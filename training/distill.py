@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from hppnet_plugin.config import HPPNetConfig
 
 from .data import FRONTEND_FIELDS, cached_piece_name
-from .datasets import generated_sources, synth_index_rows
+from .datasets import generated_sources, synth_index_rows, voice_in
 
 DISTILLED_HEADS = ("onset", "frame", "offset")
 
@@ -39,16 +39,19 @@ def load_teacher(path, config: HPPNetConfig, device) -> torch.nn.Module:
     return teacher
 
 
-def distilled_sources(cached_paths, root, excluded_sources=()) -> np.ndarray:
-    """Per cached piece: whether its source may be distilled (not one of ``excluded_sources``).
-    Whether it has notes is the dataset's to check, on the labels it holds."""
-    if not excluded_sources:
+def distilled_sources(cached_paths, root, excluded_sources=(), excluded_voices=()) -> np.ndarray:
+    """Per cached piece: whether it may be distilled: not made from one of ``excluded_sources``
+    nor rendered with one of ``excluded_voices`` (a piano the teacher transcribes badly would
+    teach its errors). Whether it has notes is the dataset's to check, on the labels it holds."""
+    if not excluded_sources and not excluded_voices:
         return np.ones(len(cached_paths), dtype=bool)
-    rows = synth_index_rows(root, ("source",), "--distill-exclude-source")
-    names = {Path(r["audio_filename"]).stem for r in rows if r["source"] in set(excluded_sources)}
+    rows = synth_index_rows(root, ("source", "soundfont"), "--distill-exclude-source / --distill-exclude-voice")
+    names = {Path(r["audio_filename"]).stem for r in rows
+             if r["source"] in set(excluded_sources) or voice_in(r["soundfont"], excluded_voices)}
     if not names:
-        raise ValueError(f"--distill-exclude-source {list(excluded_sources)} names no piece; generated "
-                         f"sources in the corpus: {generated_sources(rows)}")
+        raise ValueError(f"--distill-exclude-source {list(excluded_sources)} / --distill-exclude-voice "
+                         f"{list(excluded_voices)} name no piece; generated sources in the corpus: "
+                         f"{generated_sources(rows)}; voices: {sorted({r['soundfont'] for r in rows})}")
     return np.array([cached_piece_name(p) not in names for p in cached_paths], dtype=bool)
 
 

@@ -288,7 +288,8 @@ def run(args):
         return out
     distill_sources = None
     if args.distill_from:
-        distill_sources = distilled_sources(train_paths, data_root, args.distill_exclude_source or ())
+        distill_sources = distilled_sources(train_paths, data_root, args.distill_exclude_source or (),
+                                            args.distill_exclude_voice or ())
     dataset, sampler, loader_args = training_crops(args, config, train_paths, rank, world, dist, distill_sources)
     trainee, position = _trainee(args, config, device, rank, out / "last.pt")
     if args.distill_from:

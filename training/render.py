@@ -14,7 +14,8 @@ from hppnet_plugin.constants import SAMPLE_RATE
 from hppnet_plugin.notes import Note
 
 from .performance import write_corpus_midi
-from .sampler import is_sample_voice, render_midi
+from .modal_piano import draw_piano, is_modal_voice, load_modal_samples
+from .sampler import is_sample_voice, load_samples, render_midi
 
 DEFAULT_TRAIN_SOUNDFONTS = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2:0,1",
@@ -55,6 +56,8 @@ class Voice:
 
     @property
     def renderer(self) -> str:
+        if is_modal_voice(self.path):
+            return "modal"
         if is_sample_voice(self.path):
             return "samples"
         return "timidity" if self.path.endswith(".cfg") else "fluidsynth"
@@ -65,7 +68,7 @@ def parse_soundfonts(specs) -> list:
     voices = []
     for spec in specs:
         path, _, programs = spec.partition(":")
-        if not Path(path).is_file():
+        if not Path(path).is_file() and not is_modal_voice(path):
             package = PACKAGE_OF.get(Path(path).name)
             fetch = next((how for key, how in FETCH_HINT.items() if Path(path).name.startswith(key)), None)
             hint = (f"install it with: apt-get install {package}" if package
@@ -82,7 +85,10 @@ def render(midi_path, voice: Voice, out_wav, reverb: bool = False):
     if voice.renderer == "timidity":
         return _render_timidity(midi_path, voice, out_wav)
     if voice.renderer == "samples":
-        return render_midi(midi_path, voice.path, out_wav, SAMPLE_RATE)
+        return render_midi(midi_path, load_samples(voice.path, SAMPLE_RATE), out_wav, SAMPLE_RATE)
+    if voice.renderer == "modal":
+        return render_midi(midi_path, load_modal_samples(voice.program, SAMPLE_RATE), out_wav, SAMPLE_RATE,
+                           draw_piano(voice.program).dynamics)
     if shutil.which("fluidsynth") is None:
         raise RuntimeError("fluidsynth is not installed: apt-get install fluidsynth (the synth "
                            "subcommand renders audio with it)")

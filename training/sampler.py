@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +31,21 @@ VELOCITY_BINS = 16
 """Velocities are played through this many low-pass settings (gain stays continuous)."""
 RESTRIKE_FADE_S = 0.008
 BEND_RANGE_SEMITONES = 2.0  # General MIDI's default pitch-bend range
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """How one piano answers velocity and release; the defaults are the Iowa Steinway's."""
+
+    range_db: float = 40.0  # level from velocity 1 to 127
+    gain_curve: float = 1.2
+    soft_harmonics: float = 3.0  # low-pass cut-off at velocity 1, in harmonics of the key
+    loud_harmonics: float = 40.0  # ... at velocity 127
+    brightness_curve: float = 1.5
+    damper_scale: float = 1.0  # damper time constants times this
+
+
+IOWA = Dynamics()
 
 
 def is_sample_voice(path: str) -> bool:
@@ -69,24 +85,25 @@ def load_samples(path: str, rate: int) -> dict:
     return samples
 
 
-def velocity_gain(velocity: float) -> float:
+def velocity_gain(velocity: float, dynamics: Dynamics = IOWA) -> float:
     """Amplitude of a key struck at ``velocity`` relative to fortissimo (127): 40 dB of range."""
-    return float(10 ** (-40 * (1 - velocity / 127) ** 1.2 / 20))
+    return float(10 ** (-dynamics.range_db * (1 - velocity / 127) ** dynamics.gain_curve / 20))
 
 
-def brightness_cutoff_hz(pitch: int, velocity: float) -> float:
+def brightness_cutoff_hz(pitch: int, velocity: float, dynamics: Dynamics = IOWA) -> float:
     """Low-pass cut-off: about 3 harmonics at velocity 1 to 40 at velocity 127 (then no filter)."""
     f0 = 440.0 * 2 ** ((pitch - 69) / 12)
-    harmonics = 3 + 37 * (velocity / 127) ** 1.5
+    span = dynamics.loud_harmonics - dynamics.soft_harmonics
+    harmonics = dynamics.soft_harmonics + span * (velocity / 127) ** dynamics.brightness_curve
     return f0 * harmonics
 
 
-def damper_time_constant_s(pitch: int) -> float:
+def damper_time_constant_s(pitch: int, dynamics: Dynamics = IOWA) -> float:
     """How fast a released key falls silent (e-folding time): dampers stop a bass string quickly,
     the treble's small dampers slowly, and the top 1.5 octaves have none on a real grand."""
     if pitch >= 90:
-        return 0.6
-    return 0.04 + 0.14 * (pitch - 21) / 69
+        return 0.6 * dynamics.damper_scale
+    return (0.04 + 0.14 * (pitch - 21) / 69) * dynamics.damper_scale
 
 
 def _sounding_until(notes, pedal) -> list:
@@ -115,15 +132,16 @@ def _lowpass(samples: np.ndarray, cutoff_hz: float, rate: int) -> np.ndarray:
     return signal.sosfilt(sos, samples).astype(np.float32)
 
 
-def render_notes(notes, pedal, samples: dict, rate: int, tuning_cents: float = 0.0) -> np.ndarray:
+def render_notes(notes, pedal, samples: dict, rate: int, tuning_cents: float = 0.0,
+                 dynamics: Dynamics = IOWA) -> np.ndarray:
     """Mix ``notes`` ((start_s, end_s, pitch, velocity)) played with ``samples`` at ``rate``."""
     import soxr
 
     if tuning_cents:
         ratio = 2 ** (tuning_cents / 1200)  # higher pitch = the recording played faster
         used = {n[2] for n in notes}
-        samples = {p: soxr.resample(s, rate * ratio, rate, quality="HQ").astype(np.float32)
-                   for p, s in samples.items() if p in used}
+        samples = {p: soxr.resample(samples[p], rate * ratio, rate, quality="HQ").astype(np.float32)
+                   for p in used}
     notes = sorted(_sounding_until(notes, pedal))
     filtered = {}
     end_s = max((min(r, s + len(samples[p]) / rate) for s, r, p, _ in notes), default=0.0)
@@ -138,16 +156,16 @@ def render_notes(notes, pedal, samples: dict, rate: int, tuning_cents: float = 0
         key = (pitch, vbin)
         if key not in filtered:
             bin_velocity = (vbin + 0.5) * 128 / VELOCITY_BINS
-            filtered[key] = _lowpass(samples[pitch], brightness_cutoff_hz(pitch, bin_velocity), rate)
+            filtered[key] = _lowpass(samples[pitch], brightness_cutoff_hz(pitch, bin_velocity, dynamics), rate)
         source = filtered[key]
         first = int(round(start * rate))
         length = min(len(source), len(out) - first)
         if length <= 0:
             continue
-        envelope = np.full(length, velocity_gain(velocity), dtype=np.float32)
+        envelope = np.full(length, velocity_gain(velocity, dynamics), dtype=np.float32)
         t = np.arange(length, dtype=np.float32) / rate
         if release - start < length / rate:
-            tau = damper_time_constant_s(pitch)
+            tau = damper_time_constant_s(pitch, dynamics)
             after = t > (release - start)
             envelope[after] *= np.exp(-(t[after] - (release - start)) / tau)
         if restrike - start < length / rate:
@@ -159,8 +177,9 @@ def render_notes(notes, pedal, samples: dict, rate: int, tuning_cents: float = 0
     return out
 
 
-def render_midi(midi_path, samples_path: str, out_wav, rate: int):
-    """Render a corpus MIDI file (notes, sustain pedal, one tuning pitch bend) to a WAV."""
+def render_midi(midi_path, samples: dict, out_wav, rate: int, dynamics: Dynamics = IOWA):
+    """Render a corpus MIDI file (notes, sustain pedal, one tuning pitch bend) with ``samples``
+    ({MIDI pitch: mono samples at ``rate``}) to a WAV."""
     import pretty_midi
     import soundfile as sf
 
@@ -171,7 +190,7 @@ def render_midi(midi_path, samples_path: str, out_wav, rate: int):
         pedal += [(c.time, c.value) for c in instrument.control_changes if c.number == 64]
         bends += [b.pitch for b in instrument.pitch_bends]
     tuning_cents = 100 * BEND_RANGE_SEMITONES * bends[0] / 8192 if bends else 0.0
-    audio = render_notes(notes, pedal, load_samples(str(samples_path), rate), rate, tuning_cents)
+    audio = render_notes(notes, pedal, samples, rate, tuning_cents, dynamics)
     peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
     if peak > 0.99:  # dense loud chords sum past full scale; levels are set later anyway
         audio = audio * (0.99 / peak)

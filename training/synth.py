@@ -237,6 +237,7 @@ def _manifest(options: dict, latencies: dict, rows, errors, index: Path) -> dict
                 "n_treble_textures": o["n_treble"], "n_speech_clips": o["n_speech"],
                 "n_speech_textures": o["n_speech_textures"]}
                if any(o[k] for k in optional) else {}),
+            **({"modal_pianos": o["modal_pianos"], "modal_share": o["modal_share"]} if o["modal_pianos"] else {}),
             "latency_s": latencies, "n_pieces": len(rows), "skipped": errors,
             "hours": {s: round(sum(r["duration"] for r in rows if r["split"] == s) / 3600, 3)
                       for s in sorted({r["split"] for r in rows})},
@@ -248,7 +249,7 @@ def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_piec
                  seed=0, max_duration_s=40.0, n_validation=10, n_test=12, workers=None, progress=True,
                  n_doubled=0, n_noise=0, extra_train_soundfonts=(), n_hum=0, validation_soundfont=None,
                  test_soundfonts=None, recording=False, n_treble=0, n_speech=0, n_speech_textures=0,
-                 recording_share=1.0):
+                 recording_share=1.0, modal_pianos=0, modal_share=0.0):
     """Build (or finish building) the corpus under ``root``; returns the index path."""
     options = dict(locals())
     root = Path(root)
@@ -266,7 +267,8 @@ def build_corpus(root, midi_dir=None, use_music21=False, n_textures=60, max_piec
                      n_validation, n_test, n_doubled=n_doubled, n_noise=n_noise,
                      extra_train_voices=extra_voices, n_hum=n_hum, validation_voice=validation_voice,
                      test_voices=test_voices, recording=recording, n_treble=n_treble, n_speech=n_speech,
-                     n_speech_textures=n_speech_textures, recording_share=recording_share)
+                     n_speech_textures=n_speech_textures, recording_share=recording_share,
+                     modal_pianos=modal_pianos, modal_share=modal_share)
     if max_pieces:
         jobs = jobs[:max_pieces]
     latencies = _latencies(root, jobs)

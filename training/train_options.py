@@ -46,6 +46,9 @@ def add_arguments(sub):
     p.add_argument("--distill-exclude-source", action="append", default=None, metavar="SOURCE",
                    help="do not distil the pieces of this source (e.g. speech-texture, where the teacher may "
                         "write notes on the speech; repeatable)")
+    p.add_argument("--distill-exclude-voice", action="append", default=None, metavar="VOICE",
+                   help="do not distil the pieces rendered with this voice (the index's soundfont column, with "
+                        "or without its -pN program, e.g. modal-piano: pianos the teacher never heard; repeatable)")
     p.add_argument("--thresholds-from", default=None, metavar="WEIGHTS",
                    help="validate (and choose best.pt) at the decoding thresholds of these weights, e.g. the "
                         "ones a fine-tune starts from, whose thresholds `export --thresholds-from` keeps")
