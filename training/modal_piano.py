@@ -185,19 +185,18 @@ class ModalSamples(Mapping):
     synthesised the first time it is played (a piece uses a fraction of the 88)."""
 
     def __init__(self, seed: int, rate: int):
-        from scipy import signal
-
         self.piano, self.rate = draw_piano(seed), rate
         self._body = np.concatenate([_peaking_sos(f, g, q, rate) for f, g, q in self.piano.body])
         self._keys: dict = {}
-        self._signal = signal
 
     def __getitem__(self, pitch: int) -> np.ndarray:
+        from scipy import signal
+
         if not LOWEST <= pitch <= HIGHEST:
             raise KeyError(pitch)
         if pitch not in self._keys:
             dry = key_sample(self.piano, pitch, self.rate)
-            self._keys[pitch] = self._signal.sosfilt(self._body, dry).astype(np.float32)
+            self._keys[pitch] = signal.sosfilt(self._body, dry).astype(np.float32)
         return self._keys[pitch]
 
     def __iter__(self):

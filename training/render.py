@@ -14,7 +14,7 @@ from hppnet_plugin.constants import SAMPLE_RATE
 from hppnet_plugin.notes import Note
 
 from .performance import write_corpus_midi
-from .modal_piano import draw_piano, is_modal_voice, load_modal_samples
+from .modal_piano import is_modal_voice, load_modal_samples
 from .sampler import is_sample_voice, load_samples, render_midi
 
 DEFAULT_TRAIN_SOUNDFONTS = (
@@ -87,8 +87,8 @@ def render(midi_path, voice: Voice, out_wav, reverb: bool = False):
     if voice.renderer == "samples":
         return render_midi(midi_path, load_samples(voice.path, SAMPLE_RATE), out_wav, SAMPLE_RATE)
     if voice.renderer == "modal":
-        return render_midi(midi_path, load_modal_samples(voice.program, SAMPLE_RATE), out_wav, SAMPLE_RATE,
-                           draw_piano(voice.program).dynamics)
+        samples = load_modal_samples(voice.program, SAMPLE_RATE)
+        return render_midi(midi_path, samples, out_wav, SAMPLE_RATE, samples.piano.dynamics)
     if shutil.which("fluidsynth") is None:
         raise RuntimeError("fluidsynth is not installed: apt-get install fluidsynth (the synth "
                            "subcommand renders audio with it)")
