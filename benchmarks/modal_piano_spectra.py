@@ -48,11 +48,9 @@ def key_measures(samples: np.ndarray, f0_hz: float) -> dict:
             "level_at_0.5s_db": float(level)}
 
 
-def equal_tempered_hz(pitch: int) -> float:
-    return 440.0 * 2 ** ((pitch - 69) / 12)
-
-
 def main(argv=None) -> int:
+    from pretty_midi import note_number_to_hz
+
     from hppnet_plugin.training.modal_piano import draw_piano, fundamental_hz, load_modal_samples
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -71,7 +69,7 @@ def main(argv=None) -> int:
         if not Path(args.iowa).is_file():
             parser.error(f"--iowa {args.iowa}: no such file (download it with the command in this script's help)")
         iowa = load_samples(args.iowa, SR)
-        rows["iowa"] = {p: key_measures(iowa[p], equal_tempered_hz(p)) for p in args.pitches}
+        rows["iowa"] = {p: key_measures(iowa[p], note_number_to_hz(p)) for p in args.pitches}
     for seed in args.seeds:
         piano, samples = draw_piano(seed), load_modal_samples(seed, SR)
         rows[f"modal-piano:{seed}"] = {p: key_measures(samples[p], fundamental_hz(piano, p)) for p in args.pitches}
