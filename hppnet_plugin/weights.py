@@ -103,9 +103,10 @@ def read_weight_file(path, require_sidecar: bool = False) -> dict:
 
 
 def load_weights(path, require_sidecar: bool = False):
-    """Read a weight file or training checkpoint -> (config dict, state_dict)."""
+    """Read a weight file or training checkpoint -> (config dict, state_dict). A checkpoint that
+    keeps a moving average of its weights gives the average: what its validation scored."""
     data = read_weight_file(path, require_sidecar)
-    return data["config"], data.get("state_dict", data.get("model"))
+    return data["config"], data.get("state_dict", data.get("ema", data.get("model")))
 
 
 def build_model(config_dict, state_dict, source="checkpoint"):

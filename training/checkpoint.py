@@ -1,8 +1,8 @@
 """Training checkpoints: everything a run needs to continue exactly where it stopped.
 
 A checkpoint (``last.pt``, ``best.pt``) holds the model, the optimizer, the schedule, the gradient
-scaler, the run's position (step, best score, place in the epoch), the compute time so far and the
-Python / NumPy / torch RNG states, all as tensors and plain types, so that it loads weights-only.
+scaler, the weights' moving average (``--ema-decay``), the run's position (step, best score, place
+in the epoch), the compute time so far and the Python / NumPy / torch RNG states, all as tensors and plain types, so that it loads weights-only.
 """
 from __future__ import annotations
 
@@ -63,11 +63,17 @@ def save(obj, path: Path):
 
 
 def save_checkpoint(path: Path, config, trainee, position: Position, wall_s: float, run_info: dict):
-    """Write ``trainee`` (model, optimizer, scheduler, scaler) and ``position`` to ``path``."""
+    """Write ``trainee`` (model, optimizer, scheduler, scaler, the weights' moving average if kept)
+    and ``position`` to ``path``."""
+    average = {}
+    if trainee.ema is not None:
+        average = {"ema": trainee.ema.module.state_dict(), "ema_decay": trainee.ema_decay,
+                   "ema_updates": int(trainee.ema.n_averaged.item())}
     save({"config": config.to_dict(), "model": trainee.model.state_dict(), "optimizer": trainee.optimizer.state_dict(),
           "scheduler": trainee.scheduler.state_dict(), "scaler": trainee.scaler.state_dict(), "step": position.step,
           "best": position.best, "since_best": position.since_best, "epoch": position.epoch,
-          "batches_in_epoch": position.batches_done, "wall_s": wall_s, "rng": rng_state(), "run": run_info}, path)
+          "batches_in_epoch": position.batches_done, "wall_s": wall_s, "rng": rng_state(), "run": run_info,
+          **average}, path)
 
 
 def restore_checkpoint(state: dict, trainee, position: Position):
@@ -75,6 +81,9 @@ def restore_checkpoint(state: dict, trainee, position: Position):
     ``load_state_dict`` copies weights and optimizer moments onto the model's device; the RNG
     states stay CPU tensors, so ``state`` is read with ``map_location="cpu"``."""
     trainee.model.load_state_dict(state["model"])
+    if trainee.ema is not None and "ema" in state:
+        trainee.ema.module.load_state_dict(state["ema"])
+        trainee.ema.n_averaged.fill_(state["ema_updates"])
     trainee.optimizer.load_state_dict(state["optimizer"])
     trainee.scheduler.load_state_dict(state["scheduler"])
     position.step, position.best = state["step"], state["best"]

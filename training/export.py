@@ -30,6 +30,9 @@ def add_arguments(sub):
     p.add_argument("--thresholds-from", metavar="WEIGHTS",
                    help="take the decoding thresholds of these weights (e.g. the ones a fine-tune started "
                         "from) instead of calibrating; the sidecar names them and keeps their calibration")
+    p.add_argument("--raw", action="store_true",
+                   help="of a checkpoint that keeps a moving average of its weights (train --ema-decay), write "
+                        "the weights themselves instead of the average")
     p.add_argument("--dataset", default="maestro", choices=["maestro", "maps"], help="layout of --calibrate DATA")
     p.add_argument("--cache", help="feature cache of --calibrate DATA (default DATA/.hppnet-cache)")
     p.add_argument("--overwrite", action="store_true")
@@ -50,13 +53,25 @@ def _git_commit() -> str:
         return ""
 
 
-def _validation_history(run_dir: Path) -> list:
+def _validation_history(run_dir: Path, kind: str = "validation") -> list:
+    """The validation rows of ``run_dir``'s metrics.csv: those of the weights' moving average in a
+    run that keeps one (kind "validation-raw": of the weights themselves)."""
     path = run_dir / "metrics.csv"
     if not path.exists():
         return []
     with open(path, newline="") as f:
         return [{k: v for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)
-                if row["kind"] == "validation"]
+                if row["kind"] == kind]
+
+
+def _checkpoint_weights(full: dict, raw: bool) -> tuple:
+    """(state dict, what it is) of a weight file or training checkpoint: the moving average of the
+    weights where the checkpoint keeps one, unless ``raw``."""
+    if "state_dict" in full:
+        return full["state_dict"], None
+    if "ema" in full and not raw:
+        return full["ema"], {"ema_decay": full["ema_decay"], "updates": full["ema_updates"]}
+    return full["model"], None
 
 
 def _confidence_on_validation(items, calibration: dict, fps: float) -> dict:
@@ -106,11 +121,11 @@ def _thresholds_of(weights) -> dict:
                            "calibration": record.get("calibration")}}
 
 
-def _provenance(checkpoint: Path, full: dict) -> tuple:
+def _provenance(checkpoint: Path, full: dict, history_kind: str = "validation") -> tuple:
     """(run info, validation history, step, compute seconds) of a training checkpoint, or of a
     weight file being re-exported (its sidecar keeps them)."""
     run = full.get("run", {})
-    history = _validation_history(checkpoint.parent)
+    history = _validation_history(checkpoint.parent, history_kind)
     step, wall_s = full.get("step"), full.get("wall_s", 0)
     source_meta = read_sidecar(checkpoint) if "state_dict" in full else {}
     if source_meta:  # re-exporting a weight file (e.g. to calibrate it on other data): keep its provenance
@@ -121,8 +136,12 @@ def _provenance(checkpoint: Path, full: dict) -> tuple:
     return run, history, step, wall_s
 
 
-def _sidecar(checkpoint: Path, out: Path, full: dict, config: dict, model, fp16: bool, calibration) -> dict:
-    run, history, step, wall_s = _provenance(checkpoint, full)
+def _sidecar(checkpoint: Path, out: Path, full: dict, config: dict, model, fp16: bool, calibration,
+             average) -> dict:
+    raw_of_average = "ema" in full and average is None
+    if average is None and "state_dict" in full:  # a weight file re-exported stays what it was
+        average = read_sidecar(checkpoint).get("moving_average")
+    run, history, step, wall_s = _provenance(checkpoint, full, "validation-raw" if raw_of_average else "validation")
     best_row = max(history, key=lambda r: float(r.get("note_f1", 0)), default={})
     # The validation of the weights in this file; best_validation may be an earlier step's.
     shipped_row = next((r for r in reversed(history) if str(r.get("step")) == str(step)), {})
@@ -134,6 +153,7 @@ def _sidecar(checkpoint: Path, out: Path, full: dict, config: dict, model, fp16:
         "corpus_manifest_sha256": run.get("corpus_manifest_sha256", ""),
         "train_hours": run.get("train_hours"), "device": run.get("device"), "threads": run.get("threads"),
         "steps": step, "wall_hours": round((wall_s or 0) / 3600, 3),
+        "moving_average": average,
         "best_validation": best_row, "shipped_validation": shipped_row, "validation_history": history,
         "decoding_thresholds": {"onset": config["onset_threshold"], "frame": config["frame_threshold"],
                                 "min_note_ms": config.get("min_note_ms", 0.0), "calibration": calibration},
@@ -144,10 +164,11 @@ def _sidecar(checkpoint: Path, out: Path, full: dict, config: dict, model, fp16:
 
 
 def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibrate=None,
-           dataset: str = "maestro", cache=None, thresholds_from=None) -> Path:
+           dataset: str = "maestro", cache=None, thresholds_from=None, raw: bool = False) -> Path:
     """Write the weight file and its sidecar; with ``calibrate`` (a dataset root), first
     choose the decoding thresholds on its validation split (training.calibrate); with
-    ``thresholds_from`` (a weight file), use that file's thresholds."""
+    ``thresholds_from`` (a weight file), use that file's thresholds. A checkpoint that keeps a
+    moving average of its weights gives the average, or with ``raw`` the weights themselves."""
     if calibrate and thresholds_from:
         raise ValueError("--calibrate and --thresholds-from both choose the thresholds; pass one")
     checkpoint, out = Path(checkpoint), Path(out)
@@ -157,7 +178,8 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
             raise FileExistsError(f"{path} exists; pass --overwrite")
     full = read_weight_file(checkpoint)
     config = full["config"]
-    model = build_model(config, full.get("state_dict", full.get("model")), source=str(checkpoint))  # proves it loads
+    state, average = _checkpoint_weights(full, raw)
+    model = build_model(config, state, source=str(checkpoint))  # proves it loads
     calibration = _calibration(model, calibrate, dataset, cache) if calibrate else None
     if thresholds_from:
         calibration = _thresholds_of(thresholds_from)
@@ -169,7 +191,7 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
                "state_dict": {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}}
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda f: torch.save(weights, f), overwrite=overwrite)
-    text = json.dumps(_sidecar(checkpoint, out, full, config, model, fp16, calibration), indent=1).encode()
+    text = json.dumps(_sidecar(checkpoint, out, full, config, model, fp16, calibration, average), indent=1).encode()
     atomic_write(side, lambda f: f.write(text), overwrite=True)
     return out
 
@@ -233,7 +255,7 @@ def plot_learning_curve(run_dir, out_png, title: str = "", seed_run=None, seed_s
 
 def run(args):
     path = export(args.checkpoint, args.out, fp16=args.fp16, overwrite=args.overwrite, calibrate=args.calibrate,
-                  dataset=args.dataset, cache=args.cache, thresholds_from=args.thresholds_from)
+                  dataset=args.dataset, cache=args.cache, thresholds_from=args.thresholds_from, raw=args.raw)
     print(f"wrote {path} and {sidecar_path(path)}")
     if args.curve:
         print(f"wrote {plot_learning_curve(Path(args.checkpoint).parent, args.curve)}")

@@ -49,6 +49,22 @@ class Trainee:
     amp_dtype: torch.dtype
     teacher: Optional[torch.nn.Module] = None  # --distill-from: frozen, its probabilities are targets
     distill_weight: float = 0.0
+    ema: Optional[torch.optim.swa_utils.AveragedModel] = None  # --ema-decay: the weights' moving average
+    ema_decay: float = 0.0
+
+    def scored_model(self) -> torch.nn.Module:
+        """What validation scores, best.pt is chosen by and export writes: the average, if kept."""
+        return self.model if self.ema is None else self.ema.module
+
+
+def _moving_average(model: torch.nn.Module, decay: float):
+    """An exponential moving average of ``model``'s weights (torch.optim.swa_utils); its first
+    update copies the weights, later ones blend them in at ``1 - decay``."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _initial_state(path, config: HPPNetConfig) -> dict:
@@ -107,10 +123,12 @@ def _trainee(args, config, device, rank: int, last: Path) -> tuple:
         if rank == 0:
             log.info("resumed from %s at step %d (best note F1 %.4f, lr %.2e)", last, position.step,
                      position.best, optimizer.param_groups[0]["lr"])
-    elif args.init_from:
-        model.load_state_dict(_initial_state(args.init_from, config))
-        if rank == 0:
-            log.info("initialised from %s", args.init_from)
+    else:
+        if args.init_from:
+            model.load_state_dict(_initial_state(args.init_from, config))
+            if rank == 0:
+                log.info("initialised from %s", args.init_from)
+        trainee.ema, trainee.ema_decay = _moving_average(model, args.ema_decay), args.ema_decay
     return trainee, position
 
 
@@ -121,6 +139,11 @@ def _resume(last: Path, config, trainee: Trainee, position: Position, args):
     if HPPNetConfig.from_dict(state["config"]).to_dict() != config.to_dict():
         raise ValueError(f"{last} was trained with another configuration ({state['config']['variant']}, "
                          f"E={state['config']['channels']}); use a new --out folder")
+    decay = state.get("ema_decay", 0.0)
+    if decay != args.ema_decay:
+        raise ValueError(f"{last} was trained with --ema-decay {decay:g}; resume with the same value (a "
+                         "different average starts a new run: a new --out with --init-from)")
+    trainee.ema, trainee.ema_decay = _moving_average(trainee.model, decay), decay
     restore_checkpoint(state, trainee, position)
     if args.reset_lr:  # continue from the checkpoint with a new learning-rate schedule
         for group in trainee.optimizer.param_groups:
@@ -166,6 +189,8 @@ def train_step(trainee: Trainee, batch: dict, device, clip_grad: float) -> dict:
     trainee.scaler.step(trainee.optimizer)
     trainee.scaler.update()
     trainee.scheduler.step()
+    if trainee.ema is not None:
+        trainee.ema.update_parameters(trainee.model)
     return {k: v.item() for k, v in losses.items()}
 
 
@@ -228,14 +253,22 @@ class _Leg:
                           "lr": self.trainee.scheduler.get_last_lr()[0],
                           **{f"loss_{k}": round(v, 5) for k, v in avg.items()}})
 
-    def _validate(self) -> bool:
-        """Validate, log, keep best.pt and last.pt; returns whether to stop early."""
-        position = self.position
-        scores = validate(self.trainee.model, self.val_items, self.device)
-        row = {"step": position.step, "wall_s": round(self.wall_s(), 1), "kind": "validation",
+    def _validation_row(self, kind: str, scores: dict):
+        row = {"step": self.position.step, "wall_s": round(self.wall_s(), 1), "kind": kind,
                "lr": self.trainee.scheduler.get_last_lr()[0]}
         row.update({f"{g}_f1": round(scores[f"{g}_f1"], 4) for g in M.METRIC_GROUPS})
         self.metrics.row(row)
+
+    def _validate(self) -> bool:
+        """Validate, log, keep best.pt and last.pt; returns whether to stop early."""
+        position, trainee = self.position, self.trainee
+        scores = validate(trainee.scored_model(), self.val_items, self.device)
+        self._validation_row("validation", scores)
+        if trainee.ema is not None:  # the weights themselves too, to see what the average adds
+            raw = validate(trainee.model, self.val_items, self.device)
+            self._validation_row("validation-raw", raw)
+            log.info("step %d: weights without the average: validation note F1 %.4f frame F1 %.4f",
+                     position.step, raw["note_f1"], raw["frame_f1"])
         improved = scores["note_f1"] > position.best
         if improved:
             position.best, position.since_best = scores["note_f1"], 0
@@ -274,6 +307,9 @@ def _train(leg: _Leg, dataset, sampler, loader_args):
 
 
 def run(args):
+    if not 0 <= args.ema_decay < 1:
+        raise ValueError(f"--ema-decay must be in [0, 1) (0: no average; 0.99 averages about the last 100 "
+                         f"steps); got {args.ema_decay}")
     rank, world, dist = distributed()
     device = training_device(args.device, args.threads, world)
     out = Path(args.out)

@@ -52,6 +52,11 @@ def add_arguments(sub):
     p.add_argument("--thresholds-from", default=None, metavar="WEIGHTS",
                    help="validate (and choose best.pt) at the decoding thresholds of these weights, e.g. the "
                         "ones a fine-tune starts from, whose thresholds `export --thresholds-from` keeps")
+    p.add_argument("--ema-decay", type=float, default=0.0, metavar="D",
+                   help="also keep an exponential moving average of the weights (each step: average = D * "
+                        "average + (1 - D) * weights; 0: off), which validation scores, best.pt is chosen by "
+                        "and export writes: a short fine-tune ends on the average of its last ~1/(1-D) steps "
+                        "instead of wherever the last step's noise left it")
     p.add_argument("--clip-grad", type=float, default=3.0, help="max gradient norm (0: off)")
     p.add_argument("--validate-every", type=int, default=500)
     p.add_argument("--validation-pieces", type=int, default=10, help="fixed validation subset size")
