@@ -93,3 +93,26 @@ def test_a_metrics_log_with_older_columns_is_rewritten_with_todays(tmp_path):
     rows = list(csv.DictReader(path.open()))
     assert list(rows[0]) == METRIC_COLUMNS and [r["step"] for r in rows] == ["20", "40"]
     assert rows[0]["loss_total"] == "0.1" and rows[0]["loss_distill"] == ""
+
+
+def test_where_the_teacher_errs_only_the_labels_teach():
+    teacher = _logits(0)
+    labels = {h: (torch.sigmoid(teacher[h]) > 0.5).float() for h in teacher}  # the teacher right everywhere
+    student = _logits(1)
+    both = torch.ones(2)
+    assert distillation_loss(student, teacher, both, labels).item() == pytest.approx(
+        distillation_loss(student, teacher, both).item())
+    # Where every label contradicts the teacher, nothing is distilled, however far the student is.
+    wrong = {h: 1 - labels[h] for h in labels}
+    assert distillation_loss(student, teacher, both, wrong).item() == 0.0
+    # One missed onset: the divergence there drops out, the rest stays.
+    missed = {h: labels[h].clone() for h in labels}
+    b, t, k = torch.nonzero(labels["onset"] == 0)[0].tolist()
+    missed["onset"][b, t, k] = 1.0
+    student["onset"][b, t, k] = teacher["onset"][b, t, k] + 12  # far from the teacher there
+    full, masked = (distillation_loss(student, teacher, both, x).item() for x in (labels, missed))
+    assert masked < full
+    p, q = torch.sigmoid(teacher["onset"][b, t, k]), torch.sigmoid(student["onset"][b, t, k])
+    kl = p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))
+    # its share of the mean: over 20 x 88 frames and keys, 2 crops, 3 heads
+    assert full - masked == pytest.approx(kl.item() / teacher["onset"][0].numel() / 2 / 3, rel=1e-3)

@@ -5,7 +5,10 @@ The loss is the binary KL divergence of the student's onset, frame and offset pr
 the teacher's (cross-entropy minus the teacher's entropy: 0 where they agree), averaged over
 the crops that may be distilled: those of pieces with notes (a teacher that writes notes on
 noise or speech must not teach them), minus the sources ``--distill-exclude-source`` names
-(e.g. ``speech-texture``, music with a spoken announcement).
+(e.g. ``speech-texture``, music with a spoken announcement). With ``labels``, only the frames and
+keys where the teacher is right (its probability on the label's side of 0.5) are distilled: where
+it errs, the labels alone teach, instead of ten times their weight holding the student to the
+teacher's misses.
 """
 from __future__ import annotations
 
@@ -55,9 +58,11 @@ def distilled_sources(cached_paths, root, excluded_sources=(), excluded_voices=(
     return np.array([cached_piece_name(p) not in names for p in cached_paths], dtype=bool)
 
 
-def distillation_loss(logits: dict, teacher_logits: dict, mask: torch.Tensor) -> torch.Tensor:
+def distillation_loss(logits: dict, teacher_logits: dict, mask: torch.Tensor, labels=None) -> torch.Tensor:
     """Mean over heads of the binary KL divergence from the teacher's probabilities, over the crops
-    ``mask`` (B,) keeps."""
+    ``mask`` (B,) keeps; with ``labels`` ({head: (B, T, 88) 0/1}), over the frames and keys where
+    the teacher is on the label's side of 0.5 (a sum over them divided by all frames and keys, so
+    that the teacher's errors only drop out)."""
     if not mask.any():
         return logits["onset"].new_zeros(())
     losses = []
@@ -66,6 +71,9 @@ def distillation_loss(logits: dict, teacher_logits: dict, mask: torch.Tensor) ->
         target = torch.sigmoid(teacher)
         cross = F.binary_cross_entropy_with_logits(logits[head], target, reduction="none")
         entropy = F.binary_cross_entropy_with_logits(teacher, target, reduction="none")
-        per_crop = (cross - entropy).mean(dim=(1, 2))
+        divergence = cross - entropy
+        if labels is not None:
+            divergence = divergence * ((target > 0.5) == (labels[head] > 0.5))
+        per_crop = divergence.mean(dim=(1, 2))
         losses.append((per_crop * mask).sum() / mask.sum())
     return sum(losses) / len(losses)

@@ -28,7 +28,7 @@ from .checkpoint import Position, load_checkpoint, restore_checkpoint, save_chec
 from .data import cache_pieces, epoch_batches, load_cached, training_crops
 from .datasets import dataset_pieces, without_voices_or_sources
 from .devices import distributed, mixed_precision, training_device
-from .distill import distillation_loss, distilled_sources, load_teacher
+from .distill import DISTILLED_HEADS, distillation_loss, distilled_sources, load_teacher
 from .losses import hppnet_losses
 from .runlog import MetricsLog, write_run_json
 from .validation import validate
@@ -49,6 +49,7 @@ class Trainee:
     amp_dtype: torch.dtype
     teacher: Optional[torch.nn.Module] = None  # --distill-from: frozen, its probabilities are targets
     distill_weight: float = 0.0
+    distill_where_right: bool = False  # --distill-where-teacher-right: the labels alone where it errs
     ema: Optional[torch.optim.swa_utils.AveragedModel] = None  # --ema-decay: the weights' moving average
     ema_decay: float = 0.0
 
@@ -179,7 +180,8 @@ def train_step(trainee: Trainee, batch: dict, device, clip_grad: float) -> dict:
     if trainee.teacher is not None:
         with torch.no_grad(), torch.autocast(device.type, dtype=trainee.amp_dtype, enabled=trainee.use_amp):
             teacher_logits = trainee.teacher(batch["features"], heads=HEADS)
-        losses["distill"] = distillation_loss(logits, teacher_logits, batch["distill"])
+        labels = {h: batch[h] for h in DISTILLED_HEADS} if trainee.distill_where_right else None
+        losses["distill"] = distillation_loss(logits, teacher_logits, batch["distill"], labels)
         losses["total"] = losses["total"] + trainee.distill_weight * losses["distill"]
     trainee.optimizer.zero_grad(set_to_none=True)
     trainee.scaler.scale(losses["total"]).backward()
@@ -310,6 +312,8 @@ def run(args):
     if not 0 <= args.ema_decay < 1:
         raise ValueError(f"--ema-decay must be in [0, 1) (0: no average; 0.99 averages about the last 100 "
                          f"steps); got {args.ema_decay}")
+    if args.distill_where_teacher_right and not args.distill_from:
+        raise ValueError("--distill-where-teacher-right needs a teacher: add --distill-from WEIGHTS")
     rank, world, dist = distributed()
     device = training_device(args.device, args.threads, world)
     out = Path(args.out)
@@ -330,6 +334,7 @@ def run(args):
     trainee, position = _trainee(args, config, device, rank, out / "last.pt")
     if args.distill_from:
         trainee.teacher, trainee.distill_weight = load_teacher(args.distill_from, config, device), args.distill_weight
+        trainee.distill_where_right = args.distill_where_teacher_right
         if rank == 0:
             log.info("distilling from %s (weight %g) on %d of %d training pieces", args.distill_from,
                      args.distill_weight, int(dataset.distill.sum()), len(train_paths))

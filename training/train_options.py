@@ -49,6 +49,9 @@ def add_arguments(sub):
     p.add_argument("--distill-exclude-voice", action="append", default=None, metavar="VOICE",
                    help="do not distil the pieces rendered with this voice (the index's soundfont column, with "
                         "or without its -pN program, e.g. modal-piano: pianos the teacher never heard; repeatable)")
+    p.add_argument("--distill-where-teacher-right", action="store_true",
+                   help="distil only the frames and keys where the teacher's probability is on the label's side "
+                        "of 0.5: where the teacher misses a note or writes a wrong one, the labels alone teach")
     p.add_argument("--thresholds-from", default=None, metavar="WEIGHTS",
                    help="validate (and choose best.pt) at the decoding thresholds of these weights, e.g. the "
                         "ones a fine-tune starts from, whose thresholds `export --thresholds-from` keeps")
