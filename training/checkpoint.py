@@ -2,7 +2,8 @@
 
 A checkpoint (``last.pt``, ``best.pt``) holds the model, the optimizer, the schedule, the gradient
 scaler, the weights' moving average (``--ema-decay``), the run's position (step, best score, place
-in the epoch), the compute time so far and the Python / NumPy / torch RNG states, all as tensors and plain types, so that it loads weights-only.
+in the epoch), the compute time so far and the Python / NumPy / torch RNG states, all as tensors
+and plain types, so that it loads weights-only.
 """
 from __future__ import annotations
 
