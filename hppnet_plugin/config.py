@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Optional
 
 from . import constants as C
 
 VARIANTS = ("sp", "base", "tiny")
-DECODING_FIELDS = ("onset_threshold", "frame_threshold", "min_note_ms")
+DECODING_FIELDS = ("onset_threshold", "frame_threshold", "min_note_ms", "partial_onset_threshold")
 """The config fields that set decoding, not the architecture."""
 
 
@@ -29,6 +30,9 @@ class HPPNetConfig:
         Harmonics h whose dilation ``round(48 * log2(h))`` HD-Conv uses.
     onset_threshold, frame_threshold, min_note_ms : float
         Decoding defaults stored with the weights (``export --calibrate`` chooses them).
+    partial_onset_threshold : float or None
+        The onset threshold of keys that sit on a partial of a sounding key
+        (:data:`hppnet_plugin.decoding.PARTIAL_INTERVALS`); None: ``onset_threshold``.
     """
 
     variant: str = "sp"
@@ -44,6 +48,7 @@ class HPPNetConfig:
     onset_threshold: float = C.ONSET_THRESHOLD
     frame_threshold: float = C.FRAME_THRESHOLD
     min_note_ms: float = C.MIN_NOTE_MS
+    partial_onset_threshold: Optional[float] = None
 
     def __post_init__(self):
         if self.variant not in VARIANTS:

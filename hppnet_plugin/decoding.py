@@ -8,6 +8,11 @@ probability stays at or above the frame threshold, and ends earlier if the same
 key has a new onset peak. Velocity is the velocity head at the onset frame,
 times :data:`VELOCITY_SCALE` (the inverse of the label scaling), clamped to 1..127; the note's
 confidence is the onset probability at that peak.
+An onset on a key whose lower partial sources are sounding (a key :data:`PARTIAL_INTERVALS`
+semitones below at or above the frame threshold in that frame) needs the
+``partial_onset_threshold`` instead, when one is given: most false notes sit on a partial of
+a sounding note (the octave, twelfth, double octave...), while onsets elsewhere are rarely
+false, so one threshold for both writes partials or misses notes that nothing masks.
 Notes shorter than ``min_note_ms`` are dropped (basic-pitch's ``minimum_note_length``): a
 note of one or two frames is mostly a blip where a sound starts or stops abruptly, such as
 mains hum at the start of a file, and rarely a played key (1.3 % of the validation notes are
@@ -19,6 +24,9 @@ import numpy as np
 
 from . import constants as C
 from .notes import Note, sort_notes
+
+PARTIAL_INTERVALS = (12, 19, 24, 28, 31)
+"""Semitones above a sounding key at which its 2nd, 3rd, 4th, 5th and 6th harmonics lie."""
 
 VELOCITY_SCALE = 128.0
 """Velocity labels are MIDI velocity / 128 (Onsets & Frames convention)."""
@@ -49,10 +57,11 @@ class NoteDecoder:
     def __init__(self, onset_threshold: float = C.ONSET_THRESHOLD,
                  frame_threshold: float = C.FRAME_THRESHOLD,
                  frames_per_second: float = C.FRAMES_PER_SECOND, min_pitch: int = C.MIN_PITCH,
-                 min_note_ms: float = C.MIN_NOTE_MS):
+                 min_note_ms: float = C.MIN_NOTE_MS, partial_onset_threshold: float | None = None):
         if min_note_ms < 0:
             raise ValueError(f"min_note_ms must be >= 0; got {min_note_ms}")
         self.onset_threshold = onset_threshold
+        self.partial_onset_threshold = partial_onset_threshold
         self.frame_threshold = frame_threshold
         self.fps = frames_per_second
         # In frames; the tolerance keeps a note of exactly min_note_ms (e.g. 3 frames = 60 ms).
@@ -112,12 +121,23 @@ class NoteDecoder:
         notes, self.notes = sort_notes(self.notes), []
         return notes
 
+    def _onset_thresholds(self, sounding):
+        """The onset threshold of each (frame, key): the partial one where a key a partial
+        interval below is sounding in that frame."""
+        partial = self.partial_onset_threshold
+        if partial is None or partial == self.onset_threshold:
+            return self.onset_threshold
+        on_partial = np.zeros_like(sounding)
+        for interval in PARTIAL_INTERVALS:
+            on_partial[:, interval:] |= sounding[:, :-interval]
+        return np.where(on_partial, partial, self.onset_threshold)
+
     def _process(self, onset, frame, velocity, next_onset):
         n = len(onset)
         g0 = self._next_index
         previous = np.concatenate([self._prev_onset[None], onset[:-1]])
-        peaks = (onset >= self.onset_threshold) & (onset >= previous) & (onset > next_onset)
         inactive = frame < self.frame_threshold
+        peaks = (onset >= self._onset_thresholds(~inactive)) & (onset >= previous) & (onset > next_onset)
         self._prev_onset = onset[-1].copy()
         keys = np.nonzero(peaks.any(0) | (self._active_start >= 0))[0]
         for key in keys:
@@ -154,8 +174,10 @@ class NoteDecoder:
 
 def decode_rolls(onset, frame, velocity, onset_threshold: float = C.ONSET_THRESHOLD,
                  frame_threshold: float = C.FRAME_THRESHOLD,
-                 frames_per_second: float = C.FRAMES_PER_SECOND, min_note_ms: float = C.MIN_NOTE_MS) -> list:
+                 frames_per_second: float = C.FRAMES_PER_SECOND, min_note_ms: float = C.MIN_NOTE_MS,
+                 partial_onset_threshold: float | None = None) -> list:
     """Decode whole (frames, 88) probability rolls into a sorted list of :class:`Note`."""
-    decoder = NoteDecoder(onset_threshold, frame_threshold, frames_per_second, min_note_ms=min_note_ms)
+    decoder = NoteDecoder(onset_threshold, frame_threshold, frames_per_second, min_note_ms=min_note_ms,
+                          partial_onset_threshold=partial_onset_threshold)
     decoder.push(onset, frame, velocity)
     return decoder.finish()

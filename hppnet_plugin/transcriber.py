@@ -42,6 +42,9 @@ class HPPNetTranscriber:
     onset_threshold, frame_threshold : float, optional
         Decoding thresholds (default: those stored with the weights, chosen on
         validation data by ``export --calibrate``; 0.4 / 0.4 if never calibrated).
+    partial_onset_threshold : float, optional
+        Onset threshold of keys on a partial (octave, twelfth, ...) of a sounding key
+        (default: the weights' own; the ``onset_threshold`` passed, when only that is passed).
     min_note_ms : float, optional
         Notes shorter than this many milliseconds are dropped (default: the value stored with
         the weights, chosen with the thresholds; 0 if never calibrated: keep every note).
@@ -55,7 +58,8 @@ class HPPNetTranscriber:
                  threads: Optional[int] = None, chunk_s: float = 20.0, context_s: float = 2.0,
                  batch_size: Optional[int] = None, onset_threshold: Optional[float] = None,
                  frame_threshold: Optional[float] = None, precision: str = "auto",
-                 min_note_ms: Optional[float] = None, crossfade_s: float = 0.0):
+                 min_note_ms: Optional[float] = None, crossfade_s: float = 0.0,
+                 partial_onset_threshold: Optional[float] = None):
         import torch
 
         from .frontend import LogCQT
@@ -101,7 +105,16 @@ class HPPNetTranscriber:
         self.batch_size = batch_size or (1 if self.device.type == "cpu" else 4)
         self.onset_threshold = self.config.onset_threshold if onset_threshold is None else onset_threshold
         self.frame_threshold = self.config.frame_threshold if frame_threshold is None else frame_threshold
-        for value, label in ((self.onset_threshold, "onset_threshold"), (self.frame_threshold, "frame_threshold")):
+        if partial_onset_threshold is not None:
+            self.partial_onset_threshold = partial_onset_threshold
+        elif onset_threshold is not None:  # one threshold asked for: every key gets it
+            self.partial_onset_threshold = None
+        else:
+            self.partial_onset_threshold = self.config.partial_onset_threshold
+        for value, label in ((self.onset_threshold, "onset_threshold"), (self.frame_threshold, "frame_threshold"),
+                             (self.partial_onset_threshold, "partial_onset_threshold")):
+            if value is None:
+                continue
             if not 0 < value < 1:
                 raise ValueError(f"{label} must be between 0 and 1; got {value}")
         self.min_note_ms = self.config.min_note_ms if min_note_ms is None else float(min_note_ms)
@@ -159,7 +172,8 @@ class HPPNetTranscriber:
         source = AudioSource(audio, sample_rate)
         features = AudioFeatureSource(source.blocks(), self.frontend, self.device, timings)
         fps = self.config.frames_per_second
-        decoder = NoteDecoder(self.onset_threshold, self.frame_threshold, fps, min_note_ms=self.min_note_ms)
+        decoder = NoteDecoder(self.onset_threshold, self.frame_threshold, fps, min_note_ms=self.min_note_ms,
+                              partial_onset_threshold=self.partial_onset_threshold)
         rolls = {"onset": [], "frame": [], "velocity": []} if return_rolls else None
         bar = None
         if progress:

@@ -172,3 +172,26 @@ def test_the_f1_given_up_for_quiet_is_bounded_over_all_steps():
     assert best - at[0]["note_f1"] < 0.005 < best - at[40]["note_f1"]
     assert at[40]["quiet_notes"] < at[0]["quiet_notes"]  # quieter, but over the budget
     assert chosen["min_note_ms"] == 0
+
+
+def test_a_higher_threshold_on_partials_is_chosen_when_the_false_notes_sit_there():
+    """Ten real notes at onset 0.45 with nothing below them, and ten bass notes each writing a
+    0.5 onset on its octave, where no key is played: only a partial threshold above 0.5 with an
+    onset threshold at most 0.45 keeps all the notes and none of the octaves."""
+    frames = 600
+    onset, frame, velocity = (np.zeros((frames, 88), np.float32) for _ in range(3))
+    reference = []
+    for i in range(10):
+        start = 10 + 50 * i
+        key = 60 + i % 5  # treble notes, nothing sounding below
+        onset[start, key], frame[start:start + 20, key] = 0.45, 0.8
+        reference.append(Note(start / FPS, (start + 20) / FPS, 21 + key, 64))
+        bass = 20 + i % 5
+        onset[start + 25, bass], frame[start + 25:start + 45, bass] = 0.9, 0.8
+        reference.append(Note((start + 25) / FPS, (start + 45) / FPS, 21 + bass, 64))
+        onset[start + 27, bass + 12], frame[start + 27:start + 35, bass + 12] = 0.5, 0.8  # its octave
+    chosen = choose_thresholds([({"onset": onset, "frame": frame, "velocity": velocity}, reference)], FPS)
+    assert chosen["onset_threshold"] <= 0.45 < 0.5 < chosen["partial_onset_threshold"]
+    rows = [r for r in chosen["table"] if r["frame"] == 0.4 and r["min_note_ms"] == 0]
+    one_threshold = max(r["note_f1"] for r in rows if r["partial_onset"] == r["onset"])
+    assert one_threshold < 0.9 and max(r["note_f1"] for r in rows) == 1.0

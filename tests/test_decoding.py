@@ -83,3 +83,41 @@ def test_notes_shorter_than_the_minimum_length_are_dropped():
 def test_mismatched_shapes_raise():
     with pytest.raises(ValueError, match="share one"):
         decode_rolls(np.zeros((5, 88)), np.zeros((4, 88)), np.zeros((5, 88)))
+
+
+def octave_over_sounding_key(upper_onset):
+    """C3 (key 27) sounding from frame 5; an onset of `upper_onset` on C4 (key 39, its 2nd
+    harmonic) at frame 20, and the same onset on C#4 (key 40, on no partial of C3)."""
+    onset, frame, velocity = rolls()
+    onset[5, 27] = 0.9
+    frame[5:45, 27] = 0.9
+    for key in (39, 40):
+        onset[20, key] = upper_onset
+        frame[20:30, key] = 0.9
+    return onset, frame, velocity
+
+
+def test_an_onset_on_a_partial_of_a_sounding_key_needs_the_partial_threshold():
+    onset, frame, velocity = octave_over_sounding_key(0.5)
+    pitches = lambda notes: sorted(n.pitch for n in notes)  # noqa: E731
+    assert pitches(decode_rolls(onset, frame, velocity, 0.4, 0.5)) == [48, 60, 61]
+    # On the octave of the sounding C3 an onset of 0.5 is not enough; beside it, it is.
+    assert pitches(decode_rolls(onset, frame, velocity, 0.4, 0.5, partial_onset_threshold=0.6)) == [48, 61]
+    # Once C3 has stopped sounding, C4 is an ordinary key again.
+    frame[18:45, 27] = 0.0
+    assert pitches(decode_rolls(onset, frame, velocity, 0.4, 0.5, partial_onset_threshold=0.6)) == [48, 60, 61]
+
+
+def test_partial_threshold_streams_like_the_whole_rolls():
+    rng = np.random.default_rng(2)
+    onset = rng.random((400, 88)) ** 4
+    frame = rng.random((400, 88))
+    velocity = rng.random((400, 88))
+    whole = decode_rolls(onset, frame, velocity, 0.3, 0.5, partial_onset_threshold=0.6)
+    assert len(whole) < len(decode_rolls(onset, frame, velocity, 0.3, 0.5))
+    decoder, i = NoteDecoder(0.3, 0.5, partial_onset_threshold=0.6), 0
+    while i < 400:
+        size = int(rng.integers(1, 37))
+        decoder.push(onset[i:i + size], frame[i:i + size], velocity[i:i + size])
+        i += size
+    assert decoder.finish() == whole

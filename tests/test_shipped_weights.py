@@ -34,6 +34,7 @@ def test_sidecar_matches_the_file_and_records_provenance(name):
     t = hppnet_plugin.load_transcriber(name, device="cpu")
     d = meta["decoding_thresholds"]
     assert (t.onset_threshold, t.frame_threshold, t.min_note_ms) == (d["onset"], d["frame"], d["min_note_ms"])
+    assert t.partial_onset_threshold == d.get("partial_onset")
 
 
 @pytest.mark.parametrize("name", _shipped_variants())

@@ -154,6 +154,15 @@ def test_bad_options(tiny_checkpoint):
         hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=tiny_checkpoint, device="tpu9")
 
 
+def test_partial_onset_threshold_is_an_option_checked_like_the_others(tiny_checkpoint):
+    from hppnet_plugin.transcriber import HPPNetTranscriber
+
+    assert HPPNetTranscriber(checkpoint=tiny_checkpoint).partial_onset_threshold is None  # never calibrated
+    assert HPPNetTranscriber(checkpoint=tiny_checkpoint, partial_onset_threshold=0.7).partial_onset_threshold == 0.7
+    with pytest.raises(ValueError, match="partial_onset_threshold must be between 0 and 1"):
+        HPPNetTranscriber(checkpoint=tiny_checkpoint, partial_onset_threshold=1.5)
+
+
 def test_defaults_take_the_best_installed_variant(monkeypatch, tmp_path):
     """load_transcriber(), HPPNetTranscriber() and predict() follow the CLI's rule: the best
     variant whose weights are installed (here only tiny's), not a name that may be missing."""

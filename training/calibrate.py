@@ -2,12 +2,14 @@
 
 The model's probabilities are computed once per validation piece; decoding and
 mir_eval scoring are then repeated over a grid of thresholds. A note's onset
-(what note F1 scores) depends only on the onset threshold, so it is chosen first,
-for the best mean note F1; the frame threshold is then chosen for the best mean
+(what note F1 scores) depends only on the onset thresholds, so they are chosen first,
+for the best mean note F1: the threshold of keys on a partial of a sounding key
+(``partial_onset_threshold``, at least the other) together with the one of every other key;
+the frame threshold is then chosen for the best mean
 frame F1 given that onset threshold; last, the minimum note length (MIN_NOTE_GRID) for the
 best mean note F1. Scores within F1_TIE of the best are a tie (ten pieces cannot tell
 them apart), and a tie goes to the threshold nearest 0.5, the decision boundary the losses
-train for, and to the shortest minimum length.
+train for (for the onset, then to one threshold for all keys), and to the shortest minimum length.
 
 With ``quiet`` rolls (the model on note-free audio: silence, hiss, rumble, hum), the
 candidates are the thresholds within QUIET_F1_TOLERANCE of the best validation score, and of
@@ -72,27 +74,30 @@ def quiet_audio() -> list:
             for seed in QUIET_SEEDS for kind, peak_db in QUIET_BACKGROUNDS]
 
 
-def quiet_notes(quiet, onset_threshold, frame_threshold, fps, min_note_ms: float = 0.0) -> int:
+def quiet_notes(quiet, onset_threshold, frame_threshold, fps, min_note_ms: float = 0.0,
+                partial_onset_threshold=None) -> int:
     """Notes decoded from the quiet rolls at these thresholds (0 is the goal)."""
     return sum(len(decode_rolls(r["onset"], r["frame"], r["velocity"], onset_threshold, frame_threshold, fps,
-                                min_note_ms))
+                                min_note_ms, partial_onset_threshold))
                for r in quiet)
 
 
-def _mean_scores(items, onset_threshold, frame_threshold, fps, min_note_ms: float = 0.0) -> dict:
-    rows = [piece_scores(rolls, reference, onset_threshold, frame_threshold, fps, min_note_ms)
+def _mean_scores(items, onset_threshold, frame_threshold, fps, min_note_ms: float = 0.0,
+                 partial_onset_threshold=None) -> dict:
+    rows = [piece_scores(rolls, reference, onset_threshold, frame_threshold, fps, min_note_ms,
+                         partial_onset_threshold)
             for rolls, reference in items]
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
 def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: float = 0.4, quiet=None,
                       min_note_grid=MIN_NOTE_GRID) -> dict:
-    """Pick (onset, frame) thresholds and a minimum note length on ``items`` (from
+    """Pick (onset, partial onset, frame) thresholds and a minimum note length on ``items`` (from
     :func:`training.validation.validation_rolls`); with ``quiet`` (rolls of note-free audio),
     among those that write the fewest notes there.
 
-    Returns {"onset_threshold", "frame_threshold", "min_note_ms", "table": [{onset, frame,
-    min_note_ms, note_f1, frame_f1, ..., quiet_notes}]}.
+    Returns {"onset_threshold", "partial_onset_threshold", "frame_threshold", "min_note_ms",
+    "table": [{onset, partial_onset, frame, min_note_ms, note_f1, frame_f1, ..., quiet_notes}]}.
     """
     if not items:
         raise ValueError("no validation pieces to calibrate thresholds on")
@@ -108,38 +113,43 @@ def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: flo
         top = max(r[key] for r in rows)
         return min((r for r in rows if r[key] >= top - F1_TIE), key=prefer)
 
-    def row(o, f, m=0.0):
+    def row(o, p, f, m=0.0):
         extra = {}
         if quiet is not None:
             looser = (max(0.0, o - QUIET_MARGIN[0]), max(0.0, f - QUIET_MARGIN[1]), max(0.0, m - QUIET_MARGIN[2]))
-            extra = {"quiet_notes": quiet_notes(quiet, o, f, fps, m),
-                     "quiet_margin_notes": quiet_notes(quiet, *looser[:2], fps, looser[2])}
-        return {"onset": o, "frame": f, "min_note_ms": m, **_mean_scores(items, o, f, fps, m), **extra}
+            extra = {"quiet_notes": quiet_notes(quiet, o, f, fps, m, p),
+                     "quiet_margin_notes": quiet_notes(quiet, *looser[:2], fps, looser[2],
+                                                       max(0.0, p - QUIET_MARGIN[0]))}
+        return {"onset": o, "partial_onset": p, "frame": f, "min_note_ms": m,
+                **_mean_scores(items, o, f, fps, m, p), **extra}
 
     def nearest_half(param):
         return lambda r: abs(r[param] - 0.5)
 
-    table = [row(o, default_frame) for o in grid]
+    table = [row(o, p, default_frame) for o in grid for p in grid if p >= o]
     if max(r["note_f1"] for r in table) < MIN_CALIBRATION_F1:
         raise ValueError(f"every onset threshold scores note F1 below {MIN_CALIBRATION_F1} on the "
                          f"{len(items)} validation pieces (best {max(r['note_f1'] for r in table):.3f}): the "
                          "model is untrained or the validation data has no notes, so no threshold is "
                          "better than another. Train further, or export without --calibrate")
-    onset = best(table, "note_f1", nearest_half("onset"))["onset"]
-    frame_rows = [row(onset, f) for f in grid]
+    chosen = best(table, "note_f1", lambda r: (abs(r["onset"] - 0.5), r["partial_onset"] - r["onset"]))
+    onset, partial = chosen["onset"], chosen["partial_onset"]
+    frame_rows = [row(onset, partial, f) for f in grid]
     frame = best(frame_rows, "frame_f1", nearest_half("frame"))["frame"]
     table += [r for r in frame_rows if r["frame"] != default_frame]
-    length_rows = [row(onset, frame, m) for m in min_note_grid]
+    length_rows = [row(onset, partial, frame, m) for m in min_note_grid]
     min_note = best(length_rows, "note_f1", lambda r: r["min_note_ms"],
                     reference=max(r["note_f1"] for r in table + length_rows))["min_note_ms"]
     table += [r for r in length_rows if r["min_note_ms"] != 0]
     for r in table:
-        log.info("onset %.2f frame %.2f min note %g ms: note F1 %.4f frame F1 %.4f note+offset F1 %.4f%s",
-                 r["onset"], r["frame"], r["min_note_ms"], r["note_f1"], r["frame_f1"], r["note_offset_f1"],
+        log.info("onset %.2f (on partials %.2f) frame %.2f min note %g ms: note F1 %.4f frame F1 %.4f "
+                 "note+offset F1 %.4f%s", r["onset"], r["partial_onset"], r["frame"], r["min_note_ms"],
+                 r["note_f1"], r["frame_f1"], r["note_offset_f1"],
                  f", {r['quiet_notes']} notes on note-free audio ({r['quiet_margin_notes']} a notch looser)"
                  if "quiet_notes" in r else "")
     table = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()
-              if k in ("onset", "frame", "min_note_ms", "note_f1", "frame_f1", "note_offset_f1",
+              if k in ("onset", "partial_onset", "frame", "min_note_ms", "note_f1", "frame_f1", "note_offset_f1",
                        "note_offset_velocity_f1", "quiet_notes", "quiet_margin_notes")}
              for r in table]
-    return {"onset_threshold": onset, "frame_threshold": frame, "min_note_ms": min_note, "table": table}
+    return {"onset_threshold": onset, "partial_onset_threshold": partial, "frame_threshold": frame,
+            "min_note_ms": min_note, "table": table}

@@ -24,9 +24,11 @@ def add_arguments(sub):
     p.add_argument("out", help="weight file to write, e.g. hppnet_plugin/weights/hppnet-tiny.pt")
     p.add_argument("--fp16", action="store_true", help="store tensors as float16 (loaded as fp32)")
     p.add_argument("--curve", help="also write a PNG of validation F1 over training steps (needs matplotlib)")
-    p.add_argument("--calibrate", metavar="DATA",
+    p.add_argument("--calibrate", metavar="DATA", action="append",
                    help="choose the decoding thresholds on this dataset's validation split and store them "
-                        "in the weights' config (the grid and scores go into the sidecar)")
+                        "in the weights' config (the grid and scores go into the sidecar); repeat to pool "
+                        "the validation pieces of several datasets (e.g. an unheard piano's and the "
+                        "training voices')")
     p.add_argument("--thresholds-from", metavar="WEIGHTS",
                    help="take the decoding thresholds of these weights (e.g. the ones a fine-tune started "
                         "from) instead of calibrating; the sidecar names them and keeps their calibration")
@@ -34,7 +36,7 @@ def add_arguments(sub):
                    help="of a checkpoint that keeps a moving average of its weights (train --ema-decay), write "
                         "the weights themselves instead of the average")
     p.add_argument("--dataset", default="maestro", choices=["maestro", "maps"], help="layout of --calibrate DATA")
-    p.add_argument("--cache", help="feature cache of --calibrate DATA (default DATA/.hppnet-cache)")
+    p.add_argument("--cache", help="feature cache of --calibrate DATA (default DATA/.hppnet-cache; only with one DATA)")
     p.add_argument("--overwrite", action="store_true")
 
 
@@ -84,24 +86,26 @@ def _confidence_on_validation(items, calibration: dict, fps: float) -> dict:
     total = {}
     for rolls, reference in items:
         notes = decode_rolls(rolls["onset"], rolls["frame"], rolls["velocity"], calibration["onset_threshold"],
-                             calibration["frame_threshold"], fps, calibration["min_note_ms"])
+                             calibration["frame_threshold"], fps, calibration["min_note_ms"],
+                             calibration["partial_onset_threshold"])
         for key, (n, right) in confidence_counts(reference, notes).items():
             total[key] = (total.get(key, (0, 0))[0] + n, total.get(key, (0, 0))[1] + right)
     return confidence_table(total)
 
 
-def _calibration(model, data_root, dataset: str, cache) -> dict:
-    """Decoding thresholds chosen on ``data_root``'s validation split and note-free clips, with the
-    grid's scores and what each confidence bin means at the chosen thresholds. Computed in fp32,
-    so that the thresholds do not depend on the arithmetic of the machine that exports."""
+def _calibration(model, data_roots, dataset: str, cache) -> dict:
+    """Decoding thresholds chosen on the validation splits of ``data_roots`` (pooled, each piece
+    weighing the same) and note-free clips, with the grid's scores and what each confidence bin
+    means at the chosen thresholds. Computed in fp32, so that the thresholds do not depend on the
+    arithmetic of the machine that exports."""
     from .calibrate import QUIET_BACKGROUNDS, QUIET_SECONDS, QUIET_SEEDS, choose_thresholds, quiet_audio
     from .validation import audio_rolls, validation_rolls
 
     model.eval()
-    items = validation_rolls(model, data_root, dataset, cache, dtype=None)
+    items = [item for root in data_roots for item in validation_rolls(model, root, dataset, cache, dtype=None)]
     quiet = [audio_rolls(model, clip, dtype=None) for clip in quiet_audio()]
     fps = model.config.frames_per_second
-    calibration = {"data": str(data_root), "pieces": len(items), "precision": "fp32",
+    calibration = {"data": [str(root) for root in data_roots], "pieces": len(items), "precision": "fp32",
                    "note_free_audio": {"backgrounds": [list(b) for b in QUIET_BACKGROUNDS],
                                        "seeds": list(QUIET_SEEDS), "seconds_each": QUIET_SECONDS},
                    **choose_thresholds(items, fps, quiet=quiet)}
@@ -117,6 +121,7 @@ def _thresholds_of(weights) -> dict:
     record = read_sidecar(weights).get("decoding_thresholds", {})
     return {"onset_threshold": config["onset_threshold"], "frame_threshold": config["frame_threshold"],
             "min_note_ms": config.get("min_note_ms", 0.0),
+            "partial_onset_threshold": config.get("partial_onset_threshold"),
             "taken_from": {"weights": weights.name, "sha256": sha256_of(weights),
                            "calibration": record.get("calibration")}}
 
@@ -156,7 +161,9 @@ def _sidecar(checkpoint: Path, out: Path, full: dict, config: dict, model, fp16:
         "moving_average": average,
         "best_validation": best_row, "shipped_validation": shipped_row, "validation_history": history,
         "decoding_thresholds": {"onset": config["onset_threshold"], "frame": config["frame_threshold"],
-                                "min_note_ms": config.get("min_note_ms", 0.0), "calibration": calibration},
+                                "min_note_ms": config.get("min_note_ms", 0.0),
+                                "partial_onset": config.get("partial_onset_threshold"),
+                                "calibration": calibration},
         "git_commit": _git_commit(), "source_checkpoint": checkpoint.name,
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__, "sha256": sha256_of(out),
@@ -165,12 +172,16 @@ def _sidecar(checkpoint: Path, out: Path, full: dict, config: dict, model, fp16:
 
 def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibrate=None,
            dataset: str = "maestro", cache=None, thresholds_from=None, raw: bool = False) -> Path:
-    """Write the weight file and its sidecar; with ``calibrate`` (a dataset root), first
-    choose the decoding thresholds on its validation split (training.calibrate); with
+    """Write the weight file and its sidecar; with ``calibrate`` (dataset roots, or one), first
+    choose the decoding thresholds on their validation splits (training.calibrate); with
     ``thresholds_from`` (a weight file), use that file's thresholds. A checkpoint that keeps a
     moving average of its weights gives the average, or with ``raw`` the weights themselves."""
     if calibrate and thresholds_from:
         raise ValueError("--calibrate and --thresholds-from both choose the thresholds; pass one")
+    calibrate = [calibrate] if isinstance(calibrate, (str, Path)) else list(calibrate or [])
+    if cache and len(calibrate) > 1:
+        raise ValueError("--cache names the feature cache of one --calibrate DATA; with several, each "
+                         "DATA keeps its own (DATA/.hppnet-cache): drop --cache")
     checkpoint, out = Path(checkpoint), Path(out)
     side = sidecar_path(out)
     for path in (out, side):
@@ -185,7 +196,8 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
         calibration = _thresholds_of(thresholds_from)
     if calibration:
         config = {**config, "onset_threshold": calibration["onset_threshold"],
-                  "frame_threshold": calibration["frame_threshold"], "min_note_ms": calibration["min_note_ms"]}
+                  "frame_threshold": calibration["frame_threshold"], "min_note_ms": calibration["min_note_ms"],
+                  "partial_onset_threshold": calibration["partial_onset_threshold"]}
     dtype = torch.float16 if fp16 else torch.float32
     weights = {"format": WEIGHTS_FORMAT, "config": config,
                "state_dict": {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}}

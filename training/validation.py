@@ -28,10 +28,11 @@ def audio_rolls(model, audio, device=None, dtype=None) -> dict:
 
 
 def piece_scores(rolls: dict, reference, onset_threshold: float, frame_threshold: float,
-                 fps: float = C.FRAMES_PER_SECOND, min_note_ms: float = C.MIN_NOTE_MS) -> dict:
+                 fps: float = C.FRAMES_PER_SECOND, min_note_ms: float = C.MIN_NOTE_MS,
+                 partial_onset_threshold=None) -> dict:
     """Flat mir_eval metrics of one piece's rolls, decoded at the given thresholds."""
     notes = decode_rolls(rolls["onset"], rolls["frame"], rolls["velocity"], onset_threshold, frame_threshold, fps,
-                         min_note_ms)
+                         min_note_ms, partial_onset_threshold)
     return M.flatten(M.transcription_metrics(reference, notes))
 
 
@@ -53,7 +54,8 @@ def validate(model, items, device) -> dict:
     model.eval()
     rows = [piece_scores(piece_rolls(model, item["features"], device), reference,
                          model.config.onset_threshold, model.config.frame_threshold,
-                         min_note_ms=model.config.min_note_ms)
+                         min_note_ms=model.config.min_note_ms,
+                         partial_onset_threshold=model.config.partial_onset_threshold)
             for item, reference in items]
     model.train()
     return {k: v["mean"] for k, v in M.summarize(rows).items()}
