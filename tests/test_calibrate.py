@@ -195,3 +195,11 @@ def test_a_higher_threshold_on_partials_is_chosen_when_the_false_notes_sit_there
     rows = [r for r in chosen["table"] if r["frame"] == 0.4 and r["min_note_ms"] == 0]
     one_threshold = max(r["note_f1"] for r in rows if r["partial_onset"] == r["onset"])
     assert one_threshold < 0.9 and max(r["note_f1"] for r in rows) == 1.0
+
+
+def test_with_a_kept_frame_threshold_and_length_only_the_onset_thresholds_are_chosen():
+    rolls, reference = weak_onset_rolls()
+    chosen = choose_thresholds([(rolls, reference)], FPS, keep={"frame_threshold": 0.3, "min_note_ms": 60.0})
+    assert (chosen["frame_threshold"], chosen["min_note_ms"]) == (0.3, 60.0)
+    assert {(r["frame"], r["min_note_ms"]) for r in chosen["table"]} == {(0.3, 60.0)}
+    assert 0.22 < chosen["onset_threshold"] <= 0.33 and chosen["partial_onset_threshold"] >= chosen["onset_threshold"]

@@ -120,7 +120,7 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     from hppnet_plugin.config import DECODING_FIELDS, HPPNetConfig
 
     defaults = [getattr(HPPNetConfig.for_variant("tiny"), k) for k in DECODING_FIELDS]
-    assert [tuned_config[k] for k in DECODING_FIELDS] == [shipped_config[k] for k in DECODING_FIELDS] != defaults
+    assert [tuned_config[k] for k in DECODING_FIELDS] == [shipped_config.get(k) for k in DECODING_FIELDS] != defaults
     assert training_main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--variant", "tiny",
                           "--steps", "1", "--thresholds-from", str(tmp_path / "missing.pt")]) == 2
     assert "missing.pt" in capsys.readouterr().err and not (tmp_path / "r" / "last.pt").exists()
@@ -153,6 +153,19 @@ def test_synth_train_export_load_evaluate(tmp_path, capsys):
     assert training_main(["export", str(tuned / "last.pt"), str(tmp_path / "both.pt"), "--thresholds-from",
                           str(WEIGHTS_DIR / "hppnet-tiny.pt"), "--calibrate", str(corpus)]) == 2
     assert "pass one" in capsys.readouterr().err and not (tmp_path / "both.pt").exists()
+    # Or it chooses only the onset thresholds, at the frame threshold and length of its parent.
+    onsets = tmp_path / "onsets.pt"
+    assert training_main(["export", str(tuned / "last.pt"), str(onsets), "--thresholds-from",
+                          str(WEIGHTS_DIR / "hppnet-tiny.pt"), "--calibrate", str(corpus), "--onsets-only"]) == 0
+    record = json.loads(onsets.with_suffix(".json").read_text())["decoding_thresholds"]
+    assert record["calibration"]["kept"]["from"]["weights"] == "hppnet-tiny.pt"
+    assert {(r["frame"], r["min_note_ms"]) for r in record["calibration"]["table"]} == \
+        {(parent.frame_threshold, parent.min_note_ms)}
+    to = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=onsets)
+    assert (to.frame_threshold, to.min_note_ms) == (parent.frame_threshold, parent.min_note_ms)
+    assert (to.onset_threshold, to.partial_onset_threshold) == (record["onset"], record["partial_onset"])
+    assert training_main(["export", str(tuned / "last.pt"), str(tmp_path / "no-data.pt"), "--onsets-only"]) == 2
+    assert "pass --calibrate" in capsys.readouterr().err
     tc = hppnet_plugin.load_transcriber("hppnet-tiny", checkpoint=calibrated)
     assert (tc.onset_threshold, tc.frame_threshold) == (thresholds["onset"], thresholds["frame"])
     assert tc.min_note_ms == thresholds["min_note_ms"] == thresholds["calibration"]["min_note_ms"]

@@ -1,15 +1,16 @@
 """Decoding thresholds chosen on the validation split (never on a test split).
 
 The model's probabilities are computed once per validation piece; decoding and
-mir_eval scoring are then repeated over a grid of thresholds. A note's onset
-(what note F1 scores) depends only on the onset thresholds, so they are chosen first,
-for the best mean note F1: the threshold of keys on a partial of a sounding key
-(``partial_onset_threshold``, at least the other) together with the one of every other key;
-the frame threshold is then chosen for the best mean
-frame F1 given that onset threshold; last, the minimum note length (MIN_NOTE_GRID) for the
-best mean note F1. Scores within F1_TIE of the best are a tie (ten pieces cannot tell
-them apart), and a tie goes to the threshold nearest 0.5, the decision boundary the losses
-train for (for the onset, then to one threshold for all keys), and to the shortest minimum length.
+mir_eval scoring are then repeated over a grid of thresholds. First the two onset thresholds,
+for the best mean note F1: the one of keys on a partial of a sounding key
+(``partial_onset_threshold``, at least the other) and the one of every other key. Then the frame
+threshold, for the best mean frame F1 given those; then the minimum note length (MIN_NOTE_GRID)
+for the best mean note F1. Last, the onset pair again at that frame threshold and length: the
+frame threshold decides which keys count as sounding. With ``keep``, the frame threshold and the
+length are given (those the weights already have) and only the onset pair is chosen, at them.
+Scores within F1_TIE of the best are a tie (ten pieces cannot tell them apart), and a tie goes
+to the threshold nearest 0.5, the decision boundary the losses train for (for the onset, then
+to one threshold for all keys), and to the shortest minimum length.
 
 With ``quiet`` rolls (the model on note-free audio: silence, hiss, rumble, hum), the
 candidates are the thresholds within QUIET_F1_TOLERANCE of the best validation score, and of
@@ -91,10 +92,11 @@ def _mean_scores(items, onset_threshold, frame_threshold, fps, min_note_ms: floa
 
 
 def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: float = 0.4, quiet=None,
-                      min_note_grid=MIN_NOTE_GRID) -> dict:
+                      min_note_grid=MIN_NOTE_GRID, keep=None) -> dict:
     """Pick (onset, partial onset, frame) thresholds and a minimum note length on ``items`` (from
     :func:`training.validation.validation_rolls`); with ``quiet`` (rolls of note-free audio),
-    among those that write the fewest notes there.
+    among those that write the fewest notes there. With ``keep`` ({"frame_threshold",
+    "min_note_ms"}), only the two onset thresholds are chosen, at those.
 
     Returns {"onset_threshold", "partial_onset_threshold", "frame_threshold", "min_note_ms",
     "table": [{onset, partial_onset, frame, min_note_ms, note_f1, frame_f1, ..., quiet_notes}]}.
@@ -126,21 +128,40 @@ def choose_thresholds(items, fps: float, grid=THRESHOLD_GRID, default_frame: flo
     def nearest_half(param):
         return lambda r: abs(r[param] - 0.5)
 
-    table = [row(o, p, default_frame) for o in grid for p in grid if p >= o]
-    if max(r["note_f1"] for r in table) < MIN_CALIBRATION_F1:
-        raise ValueError(f"every onset threshold scores note F1 below {MIN_CALIBRATION_F1} on the "
-                         f"{len(items)} validation pieces (best {max(r['note_f1'] for r in table):.3f}): the "
-                         "model is untrained or the validation data has no notes, so no threshold is "
-                         "better than another. Train further, or export without --calibrate")
-    chosen = best(table, "note_f1", lambda r: (abs(r["onset"] - 0.5), r["partial_onset"] - r["onset"]))
-    onset, partial = chosen["onset"], chosen["partial_onset"]
-    frame_rows = [row(onset, partial, f) for f in grid]
-    frame = best(frame_rows, "frame_f1", nearest_half("frame"))["frame"]
-    table += [r for r in frame_rows if r["frame"] != default_frame]
-    length_rows = [row(onset, partial, frame, m) for m in min_note_grid]
-    min_note = best(length_rows, "note_f1", lambda r: r["min_note_ms"],
-                    reference=max(r["note_f1"] for r in table + length_rows))["min_note_ms"]
-    table += [r for r in length_rows if r["min_note_ms"] != 0]
+    def onset_rows(f, m):
+        rows = [row(o, p, f, m) for o in grid for p in grid if p >= o]
+        if max(r["note_f1"] for r in rows) < MIN_CALIBRATION_F1:
+            raise ValueError(f"every onset threshold scores note F1 below {MIN_CALIBRATION_F1} on the "
+                             f"{len(items)} validation pieces (best {max(r['note_f1'] for r in rows):.3f}): the "
+                             "model is untrained or the validation data has no notes, so no threshold is "
+                             "better than another. Train further, or export without --calibrate")
+        return rows
+
+    def onsets(rows):
+        chosen = best(rows, "note_f1", lambda r: (abs(r["onset"] - 0.5), r["partial_onset"] - r["onset"]))
+        return chosen["onset"], chosen["partial_onset"]
+
+    if keep is not None:
+        frame, min_note = keep["frame_threshold"], keep["min_note_ms"]
+        table = onset_rows(frame, min_note)
+        onset, partial = onsets(table)
+    else:
+        table = onset_rows(default_frame, 0.0)
+        onset, partial = onsets(table)
+        frame_rows = [row(onset, partial, f) for f in grid]
+        frame = best(frame_rows, "frame_f1", nearest_half("frame"))["frame"]
+        table += [r for r in frame_rows if r["frame"] != default_frame]
+        length_rows = [row(onset, partial, frame, m) for m in min_note_grid]
+        min_note = best(length_rows, "note_f1", lambda r: r["min_note_ms"],
+                        reference=max(r["note_f1"] for r in table + length_rows))["min_note_ms"]
+        table += [r for r in length_rows if r["min_note_ms"] != 0]
+        if (frame, min_note) != (default_frame, 0.0):
+            # Which keys count as sounding, and so take the partial threshold, depends on the frame
+            # threshold: the pair is chosen again at the frame threshold and length chosen.
+            again = onset_rows(frame, min_note)
+            onset, partial = onsets(again)
+            table += [r for r in again if (r["onset"], r["partial_onset"]) not in
+                      {(t["onset"], t["partial_onset"]) for t in length_rows}]
     for r in table:
         log.info("onset %.2f (on partials %.2f) frame %.2f min note %g ms: note F1 %.4f frame F1 %.4f "
                  "note+offset F1 %.4f%s", r["onset"], r["partial_onset"], r["frame"], r["min_note_ms"],

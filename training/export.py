@@ -32,6 +32,9 @@ def add_arguments(sub):
     p.add_argument("--thresholds-from", metavar="WEIGHTS",
                    help="take the decoding thresholds of these weights (e.g. the ones a fine-tune started "
                         "from) instead of calibrating; the sidecar names them and keeps their calibration")
+    p.add_argument("--onsets-only", action="store_true",
+                   help="with --calibrate: choose only the two onset thresholds, keeping the frame threshold "
+                        "and minimum note length of the weights exported (or of --thresholds-from WEIGHTS)")
     p.add_argument("--raw", action="store_true",
                    help="of a checkpoint that keeps a moving average of its weights (train --ema-decay), write "
                         "the weights themselves instead of the average")
@@ -93,11 +96,12 @@ def _confidence_on_validation(items, calibration: dict, fps: float) -> dict:
     return confidence_table(total)
 
 
-def _calibration(model, data_roots, dataset: str, cache) -> dict:
+def _calibration(model, data_roots, dataset: str, cache, keep=None) -> dict:
     """Decoding thresholds chosen on the validation splits of ``data_roots`` (pooled, each piece
     weighing the same) and note-free clips, with the grid's scores and what each confidence bin
-    means at the chosen thresholds. Computed in fp32, so that the thresholds do not depend on the
-    arithmetic of the machine that exports."""
+    means at the chosen thresholds (with ``keep``, only the onset thresholds: see
+    :func:`training.calibrate.choose_thresholds`). Computed in fp32, so that the thresholds do not
+    depend on the arithmetic of the machine that exports."""
     from .calibrate import QUIET_BACKGROUNDS, QUIET_SECONDS, QUIET_SEEDS, choose_thresholds, quiet_audio
     from .validation import audio_rolls, validation_rolls
 
@@ -108,7 +112,7 @@ def _calibration(model, data_roots, dataset: str, cache) -> dict:
     calibration = {"data": [str(root) for root in data_roots], "pieces": len(items), "precision": "fp32",
                    "note_free_audio": {"backgrounds": [list(b) for b in QUIET_BACKGROUNDS],
                                        "seeds": list(QUIET_SEEDS), "seconds_each": QUIET_SECONDS},
-                   **choose_thresholds(items, fps, quiet=quiet)}
+                   **({"kept": keep} if keep else {}), **choose_thresholds(items, fps, quiet=quiet, keep=keep)}
     calibration["confidence"] = _confidence_on_validation(items, calibration, fps)
     return calibration
 
@@ -171,13 +175,20 @@ def _sidecar(checkpoint: Path, out: Path, full: dict, config: dict, model, fp16:
 
 
 def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibrate=None,
-           dataset: str = "maestro", cache=None, thresholds_from=None, raw: bool = False) -> Path:
+           dataset: str = "maestro", cache=None, thresholds_from=None, raw: bool = False,
+           onsets_only: bool = False) -> Path:
     """Write the weight file and its sidecar; with ``calibrate`` (dataset roots, or one), first
-    choose the decoding thresholds on their validation splits (training.calibrate); with
-    ``thresholds_from`` (a weight file), use that file's thresholds. A checkpoint that keeps a
-    moving average of its weights gives the average, or with ``raw`` the weights themselves."""
-    if calibrate and thresholds_from:
-        raise ValueError("--calibrate and --thresholds-from both choose the thresholds; pass one")
+    choose the decoding thresholds on their validation splits (training.calibrate), with
+    ``onsets_only`` only the onset thresholds; with ``thresholds_from`` (a weight file), use that
+    file's thresholds (with ``onsets_only``: its frame threshold and minimum length). A checkpoint
+    that keeps a moving average of its weights gives the average, or with ``raw`` the weights
+    themselves."""
+    if onsets_only and not calibrate:
+        raise ValueError("--onsets-only chooses the onset thresholds on --calibrate DATA; pass --calibrate")
+    if calibrate and thresholds_from and not onsets_only:
+        raise ValueError("--calibrate and --thresholds-from both choose the thresholds; pass one, or add "
+                         "--onsets-only to calibrate the onset thresholds at the other weights' frame threshold "
+                         "and minimum length")
     calibrate = [calibrate] if isinstance(calibrate, (str, Path)) else list(calibrate or [])
     if cache and len(calibrate) > 1:
         raise ValueError("--cache names the feature cache of one --calibrate DATA; with several, each "
@@ -191,9 +202,15 @@ def export(checkpoint, out, fp16: bool = False, overwrite: bool = False, calibra
     config = full["config"]
     state, average = _checkpoint_weights(full, raw)
     model = build_model(config, state, source=str(checkpoint))  # proves it loads
-    calibration = _calibration(model, calibrate, dataset, cache) if calibrate else None
-    if thresholds_from:
-        calibration = _thresholds_of(thresholds_from)
+    given = _thresholds_of(thresholds_from) if thresholds_from else None
+    if onsets_only:
+        source = given or {"frame_threshold": config["frame_threshold"], "min_note_ms": config.get("min_note_ms", 0.0),
+                           "taken_from": {"weights": checkpoint.name}}
+        keep = {"frame_threshold": source["frame_threshold"], "min_note_ms": source["min_note_ms"],
+                "from": source["taken_from"]}
+        calibration = _calibration(model, calibrate, dataset, cache, keep=keep)
+    else:
+        calibration = _calibration(model, calibrate, dataset, cache) if calibrate else given
     if calibration:
         config = {**config, "onset_threshold": calibration["onset_threshold"],
                   "frame_threshold": calibration["frame_threshold"], "min_note_ms": calibration["min_note_ms"],
@@ -267,7 +284,8 @@ def plot_learning_curve(run_dir, out_png, title: str = "", seed_run=None, seed_s
 
 def run(args):
     path = export(args.checkpoint, args.out, fp16=args.fp16, overwrite=args.overwrite, calibrate=args.calibrate,
-                  dataset=args.dataset, cache=args.cache, thresholds_from=args.thresholds_from, raw=args.raw)
+                  dataset=args.dataset, cache=args.cache, thresholds_from=args.thresholds_from, raw=args.raw,
+                  onsets_only=args.onsets_only)
     print(f"wrote {path} and {sidecar_path(path)}")
     if args.curve:
         print(f"wrote {plot_learning_curve(Path(args.checkpoint).parent, args.curve)}")
