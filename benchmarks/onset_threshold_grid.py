@@ -21,9 +21,7 @@ benchmarks/results-onset-thresholds-<transcriber>.json).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -61,11 +59,10 @@ def piece_rolls(transcriber, piece, folder: Path) -> dict:
 
 
 def paired(a, b) -> dict:
-    """Mean ± standard error of b - a over pieces, in points, and pieces better / worse."""
-    d = [100 * (y - x) for x, y in zip(a, b)]
-    se = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else 0.0
-    return {"mean": round(statistics.fmean(d), 3), "se": round(se, 3),
-            "better": sum(x > 1e-9 for x in d), "worse": sum(x < -1e-9 for x in d)}
+    """training.metrics.paired_difference of b against a, rounded for the table."""
+    from hppnet_plugin.training.metrics import paired_difference
+
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in paired_difference(a, b).items()}
 
 
 def decoding_of(config: dict) -> dict:

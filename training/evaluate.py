@@ -6,7 +6,6 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
 
 from hppnet_plugin.constants import PRECISIONS
 from hppnet_plugin.io import atomic_write
@@ -95,9 +94,8 @@ def markdown_table(results: dict) -> str:
 
 
 def paired_differences(results: dict) -> dict:
-    """{split: {transcriber: {group: {mean, se, better, worse}}}}: per-piece F1 differences of each
-    transcriber against the first one, in points (100 x F1). The pieces are shared, so the
-    difference's standard error is much smaller than the spread of either score over pieces."""
+    """{split: {transcriber: {group: {mean, se, pieces, better, worse}}}}: per-piece F1 differences
+    of each transcriber against the first one (:func:`training.metrics.paired_difference`)."""
     out = {}
     for split, by_name in results.items():
         names = list(by_name)
@@ -110,10 +108,8 @@ def paired_differences(results: dict) -> dict:
             out[split][name] = {}
             for group in GROUP_TITLES:
                 key = f"{group}_f1"
-                diff = 100 * np.array([row[key] - baseline[row["piece"]][key] for row in rows])
-                se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
-                out[split][name][group] = {"mean": float(diff.mean()), "se": se, "pieces": len(diff),
-                                           "better": int((diff > 0).sum()), "worse": int((diff < 0).sum())}
+                out[split][name][group] = M.paired_difference([baseline[row["piece"]][key] for row in rows],
+                                                              [row[key] for row in rows])
     return out
 
 

@@ -98,6 +98,16 @@ def summarize(rows) -> dict:
             for k in keys}
 
 
+def paired_difference(baseline, other) -> dict:
+    """{mean, se, pieces, better, worse} of the per-piece differences ``other - baseline`` of one
+    score (F1 on the same pieces, in the same order), in points (100 x F1). The pieces are shared,
+    so the difference's standard error is much smaller than the spread of either score over pieces."""
+    diff = 100 * (np.asarray(other, dtype=np.float64) - np.asarray(baseline, dtype=np.float64))
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+    return {"mean": float(diff.mean()), "se": se, "pieces": len(diff),
+            "better": int((diff > 0).sum()), "worse": int((diff < 0).sum())}
+
+
 CONFIDENCE_BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
 """Edges of the confidence bins of :func:`confidence_counts` (the last bin includes 1.0)."""
 
