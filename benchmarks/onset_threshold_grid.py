@@ -1,5 +1,5 @@
 """Note F1 of a transcriber's weights over a grid of onset thresholds: one for keys on a partial
-of a sounding key (``partial_onset_threshold``), one for the others, on every split.
+of a key being struck (``partial_onset_threshold``), one for the others, on every split.
 
     python benchmarks/onset_threshold_grid.py --data /work/corpus-v41 --transcriber hppnet-sp
     python benchmarks/onset_threshold_grid.py --data /work/corpus-v41 --transcriber hppnet-sp=cand.pt \

@@ -31,7 +31,7 @@ class HPPNetConfig:
     onset_threshold, frame_threshold, min_note_ms : float
         Decoding defaults stored with the weights (``export --calibrate`` chooses them).
     partial_onset_threshold : float or None
-        The onset threshold of keys that sit on a partial of a sounding key
+        The onset threshold of keys that sit on a partial of a key being struck
         (:data:`hppnet_plugin.decoding.PARTIAL_INTERVALS`); None: ``onset_threshold``.
     """
 

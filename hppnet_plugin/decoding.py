@@ -8,11 +8,14 @@ probability stays at or above the frame threshold, and ends earlier if the same
 key has a new onset peak. Velocity is the velocity head at the onset frame,
 times :data:`VELOCITY_SCALE` (the inverse of the label scaling), clamped to 1..127; the note's
 confidence is the onset probability at that peak.
-An onset on a key whose lower partial sources are sounding (a key :data:`PARTIAL_INTERVALS`
-semitones below at or above the frame threshold in that frame) needs the
-``partial_onset_threshold`` instead, when one is given: most false notes sit on a partial of
-a sounding note (the octave, twelfth, double octave...), while onsets elsewhere are rarely
-false, so one threshold for both writes partials or misses notes that nothing masks.
+An onset on a key a partial above a key being struck (a key :data:`PARTIAL_INTERVALS`
+semitones below, at or above the frame threshold in that frame, whose onset probability reached
+the onset threshold within :data:`PARTIAL_SOURCE_FRAMES` frames before or one frame after) needs
+the ``partial_onset_threshold`` instead, when one is given: most false notes sit on a partial
+of a note as it is struck (the octave, twelfth, double octave...), while onsets elsewhere are
+rarely false, so one threshold for both writes partials or misses notes that nothing masks. A
+key struck while a lower one only sustains keeps the ordinary threshold: its partials' false
+onsets rise with the lower key's attack, not later.
 Notes shorter than ``min_note_ms`` are dropped (basic-pitch's ``minimum_note_length``): a
 note of one or two frames is mostly a blip where a sound starts or stops abruptly, such as
 mains hum at the start of a file, and rarely a played key (1.3 % of the validation notes are
@@ -27,6 +30,9 @@ from .notes import Note, sort_notes
 
 PARTIAL_INTERVALS = (12, 19, 24, 28, 31)
 """Semitones above a sounding key at which its 2nd, 3rd, 4th, 5th and 6th harmonics lie."""
+
+PARTIAL_SOURCE_FRAMES = 2
+"""How many frames (40 ms) after its onset a key's partials take the partial onset threshold."""
 
 VELOCITY_SCALE = 128.0
 """Velocity labels are MIDI velocity / 128 (Onsets & Frames convention)."""
@@ -68,7 +74,7 @@ class NoteDecoder:
         self.min_frames = min_note_ms / 1000.0 * frames_per_second - 1e-6
         self.min_pitch = min_pitch
         self._pending = None  # (onset, frame, velocity) of the held-back last frame
-        self._prev_onset = None  # onset probabilities of the frame before the pending one
+        self._recent_onset = None  # onset probabilities of the PARTIAL_SOURCE_FRAMES frames before
         self._next_index = 0  # global index of the pending frame (or next frame)
         self._active_start = None  # (88,) start frame of the sounding note, -1 if none
         self._active_velocity = None
@@ -97,7 +103,7 @@ class NoteDecoder:
             self._active_start = np.full(n_keys, -1, dtype=np.int64)
             self._active_velocity = np.zeros(n_keys, dtype=np.int64)
             self._active_confidence = np.zeros(n_keys, dtype=np.float32)
-            self._prev_onset = np.zeros(n_keys, dtype=np.float32)
+            self._recent_onset = np.zeros((PARTIAL_SOURCE_FRAMES, n_keys), dtype=np.float32)
         if self._pending is not None:
             onset = np.concatenate([self._pending[0], onset])
             frame = np.concatenate([self._pending[1], frame])
@@ -121,24 +127,32 @@ class NoteDecoder:
         notes, self.notes = sort_notes(self.notes), []
         return notes
 
-    def _onset_thresholds(self, sounding):
+    def _onset_thresholds(self, onset, next_onset, sounding):
         """The onset threshold of each (frame, key): the partial one where a key a partial
-        interval below is sounding in that frame."""
+        interval below is sounding and struck (its onset probability at or above the onset
+        threshold) within the last PARTIAL_SOURCE_FRAMES frames or the next one."""
         partial = self.partial_onset_threshold
         if partial is None or partial == self.onset_threshold:
             return self.onset_threshold
+        n = len(onset)
+        struck = np.concatenate([self._recent_onset, onset, next_onset[-1:]]) >= self.onset_threshold
+        recently_struck = np.zeros_like(sounding)
+        for shift in range(PARTIAL_SOURCE_FRAMES + 2):
+            recently_struck |= struck[shift:shift + n]
+        source = sounding & recently_struck
         on_partial = np.zeros_like(sounding)
         for interval in PARTIAL_INTERVALS:
-            on_partial[:, interval:] |= sounding[:, :-interval]
+            on_partial[:, interval:] |= source[:, :-interval]
         return np.where(on_partial, partial, self.onset_threshold)
 
     def _process(self, onset, frame, velocity, next_onset):
         n = len(onset)
         g0 = self._next_index
-        previous = np.concatenate([self._prev_onset[None], onset[:-1]])
+        previous = np.concatenate([self._recent_onset[-1:], onset[:-1]])
         inactive = frame < self.frame_threshold
-        peaks = (onset >= self._onset_thresholds(~inactive)) & (onset >= previous) & (onset > next_onset)
-        self._prev_onset = onset[-1].copy()
+        thresholds = self._onset_thresholds(onset, next_onset, ~inactive)
+        peaks = (onset >= thresholds) & (onset >= previous) & (onset > next_onset)
+        self._recent_onset = np.concatenate([self._recent_onset, onset])[-PARTIAL_SOURCE_FRAMES:]
         keys = np.nonzero(peaks.any(0) | (self._active_start >= 0))[0]
         for key in keys:
             onsets = np.nonzero(peaks[:, key])[0]

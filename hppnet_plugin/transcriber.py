@@ -43,7 +43,7 @@ class HPPNetTranscriber:
         Decoding thresholds (default: those stored with the weights, chosen on
         validation data by ``export --calibrate``; 0.4 / 0.4 if never calibrated).
     partial_onset_threshold : float, optional
-        Onset threshold of keys on a partial (octave, twelfth, ...) of a sounding key
+        Onset threshold of keys on a partial (octave, twelfth, ...) of a key being struck
         (default: the weights' own; the ``onset_threshold`` passed, when only that is passed).
     min_note_ms : float, optional
         Notes shorter than this many milliseconds are dropped (default: the value stored with

@@ -85,27 +85,38 @@ def test_mismatched_shapes_raise():
         decode_rolls(np.zeros((5, 88)), np.zeros((4, 88)), np.zeros((5, 88)))
 
 
-def octave_over_sounding_key(upper_onset):
-    """C3 (key 27) sounding from frame 5; an onset of `upper_onset` on C4 (key 39, its 2nd
-    harmonic) at frame 20, and the same onset on C#4 (key 40, on no partial of C3)."""
+def octave_over_struck_key(upper_onset, upper_frame=21):
+    """C3 (key 27) struck at frame 20 and sounding to frame 45; an onset of `upper_onset` on C4
+    (key 39, its 2nd harmonic) at `upper_frame`, and the same onset on C#4 (key 40, on no
+    partial of C3)."""
     onset, frame, velocity = rolls()
-    onset[5, 27] = 0.9
-    frame[5:45, 27] = 0.9
+    onset[20, 27] = 0.9
+    frame[20:45, 27] = 0.9
     for key in (39, 40):
-        onset[20, key] = upper_onset
-        frame[20:30, key] = 0.9
+        onset[upper_frame, key] = upper_onset
+        frame[upper_frame:upper_frame + 10, key] = 0.9
     return onset, frame, velocity
 
 
-def test_an_onset_on_a_partial_of_a_sounding_key_needs_the_partial_threshold():
-    onset, frame, velocity = octave_over_sounding_key(0.5)
+def test_an_onset_on_a_partial_of_a_key_being_struck_needs_the_partial_threshold():
+    onset, frame, velocity = octave_over_struck_key(0.5)
     pitches = lambda notes: sorted(n.pitch for n in notes)  # noqa: E731
     assert pitches(decode_rolls(onset, frame, velocity, 0.4, 0.5)) == [48, 60, 61]
-    # On the octave of the sounding C3 an onset of 0.5 is not enough; beside it, it is.
+    # On the octave of C3 as it is struck an onset of 0.5 is not enough; beside it, it is.
     assert pitches(decode_rolls(onset, frame, velocity, 0.4, 0.5, partial_onset_threshold=0.6)) == [48, 61]
-    # Once C3 has stopped sounding, C4 is an ordinary key again.
-    frame[18:45, 27] = 0.0
+    # C3 struck 40 ms after C4, or C3 not sounding: C4 is an ordinary key.
+    onset, frame, velocity = octave_over_struck_key(0.5, upper_frame=18)
     assert pitches(decode_rolls(onset, frame, velocity, 0.4, 0.5, partial_onset_threshold=0.6)) == [48, 60, 61]
+    onset, frame, velocity = octave_over_struck_key(0.5)
+    frame[19:45, 27] = 0.0
+    assert 60 in pitches(decode_rolls(onset, frame, velocity, 0.4, 0.5, partial_onset_threshold=0.6))
+
+
+def test_a_key_struck_over_a_sustaining_one_keeps_the_ordinary_threshold():
+    # C3 struck 60 ms before C4 and still sounding: C4 is not a partial's false onset.
+    onset, frame, velocity = octave_over_struck_key(0.5, upper_frame=23)
+    pitches = sorted(n.pitch for n in decode_rolls(onset, frame, velocity, 0.4, 0.5, partial_onset_threshold=0.6))
+    assert pitches == [48, 60, 61]
 
 
 def test_partial_threshold_streams_like_the_whole_rolls():

@@ -2,7 +2,7 @@
 
 The model's probabilities are computed once per validation piece; decoding and
 mir_eval scoring are then repeated over a grid of thresholds. First the two onset thresholds,
-for the best mean note F1: the one of keys on a partial of a sounding key
+for the best mean note F1: the one of keys on a partial of a key being struck
 (``partial_onset_threshold``, at least the other) and the one of every other key. Then the frame
 threshold, for the best mean frame F1 given those; then the minimum note length (MIN_NOTE_GRID)
 for the best mean note F1. Last, the onset pair again at that frame threshold and length: the
