@@ -52,6 +52,7 @@ class Trainee:
     distill_where_right: bool = False  # --distill-where-teacher-right: the labels alone where it errs
     ema: Optional[torch.optim.swa_utils.AveragedModel] = None  # --ema-decay: the weights' moving average
     ema_decay: float = 0.0
+    partial_negative_weight: float = 1.0  # --partial-negative-weight: onset loss on partials of struck keys
 
     def scored_model(self) -> torch.nn.Module:
         """What validation scores, best.pt is chosen by and export writes: the average, if kept."""
@@ -117,7 +118,8 @@ def _trainee(args, config, device, rank: int, last: Path) -> tuple:
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     use_amp, amp_dtype = mixed_precision(device, args.amp)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    trainee = Trainee(model, model, optimizer, _schedule(optimizer, args, warmup=True), scaler, use_amp, amp_dtype)
+    trainee = Trainee(model, model, optimizer, _schedule(optimizer, args, warmup=True), scaler, use_amp, amp_dtype,
+                      partial_negative_weight=args.partial_negative_weight)
     position = Position()
     if last.exists():
         _resume(last, config, trainee, position, args)
@@ -176,7 +178,7 @@ def train_step(trainee: Trainee, batch: dict, device, clip_grad: float) -> dict:
     with torch.autocast(device.type, dtype=trainee.amp_dtype, enabled=trainee.use_amp):
         logits = trainee.train_model(batch["features"], heads=HEADS)
     logits = {k: v.float() for k, v in logits.items()}
-    losses = hppnet_losses(logits, batch)
+    losses = hppnet_losses(logits, batch, trainee.partial_negative_weight)
     if trainee.teacher is not None:
         with torch.no_grad(), torch.autocast(device.type, dtype=trainee.amp_dtype, enabled=trainee.use_amp):
             teacher_logits = trainee.teacher(batch["features"], heads=HEADS)
@@ -312,6 +314,8 @@ def run(args):
     if not 0 <= args.ema_decay < 1:
         raise ValueError(f"--ema-decay must be in [0, 1) (0: no average; 0.99 averages about the last 100 "
                          f"steps); got {args.ema_decay}")
+    if args.partial_negative_weight <= 0:
+        raise ValueError(f"--partial-negative-weight must be > 0 (1: the paper's loss); got {args.partial_negative_weight}")
     if args.distill_where_teacher_right and not args.distill_from:
         raise ValueError("--distill-where-teacher-right needs a teacher: add --distill-from WEIGHTS")
     rank, world, dist = distributed()

@@ -60,6 +60,9 @@ def add_arguments(sub):
                         "average + (1 - D) * weights; 0: off), which validation scores, best.pt is chosen by "
                         "and export writes: a short fine-tune ends on the average of its last ~1/(1-D) steps "
                         "instead of wherever the last step's noise left it")
+    p.add_argument("--partial-negative-weight", type=float, default=1.0, metavar="W",
+                   help="weigh the onset loss W times on keys without an onset a partial (12, 19, 24, 28, 31 "
+                        "semitones) above a key being struck, where most false notes on an unheard piano are")
     p.add_argument("--clip-grad", type=float, default=3.0, help="max gradient norm (0: off)")
     p.add_argument("--validate-every", type=int, default=500)
     p.add_argument("--validation-pieces", type=int, default=10, help="fixed validation subset size")
