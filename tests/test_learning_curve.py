@@ -23,6 +23,8 @@ def test_a_warm_started_run_continues_from_its_seed(tmp_path):
     assert series[("run", "note_f1")] == ([250], [0.97])  # sp's step 50 is step 250 of the whole
     png = plot_learning_curve(sp, tmp_path / "sp.png", seed_run=seed, seed_step=200)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fitted = plot_learning_curve(sp, tmp_path / "fitted.png", ylim=None)  # the axis fitted to a fine-tune's values
+    assert fitted.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     import matplotlib.pyplot as plt  # noqa: F401  (the figure is closed after saving)
 
     assert plt.get_fignums() == []

@@ -249,8 +249,12 @@ def learning_curve_series(run_dir, seed_run=None, seed_step=None) -> tuple:
     return series, offset
 
 
-def plot_learning_curve(run_dir, out_png, title: str = "", seed_run=None, seed_step=None) -> Path:
+def plot_learning_curve(run_dir, out_png, title: str = "", seed_run=None, seed_step=None,
+                        ylim=(0.0, 1.0)) -> Path:
     """Validation F1 (note, frame, note+offset) over steps from ``<run>/metrics.csv``.
+
+    ``ylim=None`` fits the axis to the values: a short fine-tune moves F1 by tenths of a point,
+    which the full 0–1 axis draws as flat lines.
 
     A run seeded by ``--init-from`` starts at its seed's step: with ``seed_run`` (the seed's run
     folder) and ``seed_step``, the seed's validations up to that step are drawn first (dashed) and
@@ -272,7 +276,8 @@ def plot_learning_curve(run_dir, out_png, title: str = "", seed_run=None, seed_s
         ax.axvline(offset, color="grey", lw=0.8)
     ax.set_xlabel("training step" + (f" (seed run's steps, then {offset:,} + this run's)" if seed else ""))
     ax.set_ylabel("validation F1")
-    ax.set_ylim(0, 1)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or f"validation during training ({Path(run_dir).name})")
